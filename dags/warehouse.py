@@ -1,0 +1,17 @@
+"""
+### welfare_warehouse — build the linked central welfare warehouse (dbt)
+
+Runs `dbt build` (models, snapshots, tests) over the raw schema whenever an
+ingest DAG has loaded a raw table (Airflow Assets `welfare.raw.*`). The marts
+it builds — above all `marts.kpi_values`, every strategy indicator for the
+province and its 15 districts by fiscal year — are what the BI tools read.
+
+**If you are paged**: open the `dbt_build` log; dbt names the failing model or
+test. A failing test means the data broke a promise of the warehouse: look at
+the rows it returns (`dbt test --select <test> --store-failures`) before
+re-running. The marts keep their previous build until a build succeeds.
+"""
+
+from welfare.airflow_factory import warehouse_dag
+
+dag = warehouse_dag(doc_md=__doc__)

@@ -1,0 +1,19 @@
+-- The indicators of the Nakhon Sawan social-welfare strategy (issue 3, fiscal years 2560-2564),
+-- with the plan's Thai names (name_th) beside English ones.
+with definitions as (
+    select * from {{ ref('strategy_indicators') }}
+),
+
+final as (
+    select
+        kpi_code::text as kpi_code,
+        strategy_no::int as strategy_no,
+        name_th::text as name_th,
+        name_en::text as name_en,
+        unit::text as unit,
+        direction::text as direction,
+        area_scope::text as area_scope
+    from definitions
+)
+
+select * from final

@@ -1,0 +1,1 @@
+"""Nakhon Sawan central welfare warehouse."""

@@ -1,0 +1,162 @@
+"""Warehouse schemas owned by the ingest side: util, raw, landing, audit.
+
+dbt owns everything downstream (staging, intermediate, marts, snapshots).
+The raw tables are generated from the contract: one per extract, typed, each
+row carrying its system, extract, extract date, source file and row number.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from importlib import resources
+
+from welfare import contract
+from welfare.contract import Column, Extract
+from welfare.rules import q
+
+SQL_TYPES = {
+    "str": "text",
+    "enum": "text",
+    "int": "bigint",
+    "decimal": "numeric",
+    "date": "date",
+    "bool": "boolean",
+    "list": "text[]",
+}
+
+AUDIT_DDL = """
+create schema if not exists raw;
+create schema if not exists landing;
+create schema if not exists audit;
+
+-- One row per file delivery accepted into raw, keyed by its content.
+create table if not exists audit.load_ledger (
+    load_id        bigint generated always as identity primary key,
+    system         text not null,
+    extract        text not null,
+    extract_date   date not null,
+    file_name      text not null,
+    sha256         text not null,
+    rows_in        bigint not null,
+    rows_loaded    bigint not null,
+    rows_quarantined bigint not null,
+    loaded_at      timestamptz not null default now(),
+    unique (system, extract, extract_date, sha256)
+);
+
+-- One row per file the ingest looked at and did not skip as already loaded:
+-- loaded, or rejected whole (manifest mismatch, schema drift, encoding).
+create table if not exists audit.file_audit (
+    audit_id       bigint generated always as identity primary key,
+    load_id        bigint references audit.load_ledger (load_id),
+    run_id         text,
+    system         text not null,
+    extract        text not null,
+    extract_date   date not null,
+    file_name      text not null,
+    sha256         text,
+    status         text not null check (status in ('loaded', 'rejected')),
+    rows_in        bigint not null,
+    rows_loaded    bigint not null,
+    rows_quarantined bigint not null,
+    rows_rejected  bigint not null,
+    quarantined_by_rule jsonb not null default '{}'::jsonb,
+    threshold_breached boolean not null default false,
+    reason         text,
+    kept_at        text,
+    started_at     timestamptz not null,
+    finished_at    timestamptz not null,
+    duration_s     numeric not null,
+    check (rows_in = rows_loaded + rows_quarantined + rows_rejected)
+);
+
+-- Rows refused by validation, kept with everything a person needs to act.
+create table if not exists audit.quarantine (
+    load_id        bigint not null references audit.load_ledger (load_id),
+    system         text not null,
+    extract        text not null,
+    extract_date   date not null,
+    source_file    text not null,
+    row_no         bigint not null,
+    rule           text not null,
+    rules          text[] not null,
+    message        text not null,
+    messages       text[] not null,
+    record         jsonb not null,
+    primary key (load_id, row_no)
+);
+create index if not exists quarantine_extract_idx on audit.quarantine (system, extract, extract_date);
+"""
+
+
+def raw_table(ext: Extract) -> str:
+    return f"raw.{ext.qualified_name}"
+
+
+def raw_ddl(ext: Extract) -> str:
+    cols = ",\n    ".join(f"{q(c.name)} {SQL_TYPES[c.type]}" for c in ext.columns)
+    return f"""
+create table if not exists {raw_table(ext)} (
+    _load_id      bigint not null references audit.load_ledger (load_id),
+    _system       text not null,
+    _extract      text not null,
+    _extract_date date not null,
+    _source_file  text not null,
+    _row_no       bigint not null,
+    _loaded_at    timestamptz not null default now(),
+    {cols},
+    primary key (_load_id, _row_no)
+);
+comment on table {raw_table(ext)} is {sql_literal(f"{ext.system}.{ext.name} ({ext.kind}): {ext.description}")};
+"""
+
+
+def sql_literal(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def typed_expr(ext: Extract, col: Column, source: str = "l") -> str:
+    """SQL turning a validated landing text value into the contract's type."""
+    v = f"nullif(btrim({source}.{q(col.name)}), '')"
+    if col.type in ("str", "enum"):
+        return f"nullif({source}.{q(col.name)}, '')"
+    if col.type == "int":
+        return f"{v}::bigint"
+    if col.type == "decimal":
+        return f"{v}::numeric"
+    if col.type == "bool":
+        return f"{v}::boolean"
+    if col.type == "date":
+        return f"util.{'be' if ext.dates == 'be' else 'iso'}_date({v})"
+    if col.type == "list":
+        return f"string_to_array({v}, {sql_literal(col.separator or '|')})"
+    raise ValueError(f"unknown type {col.type}")
+
+
+def bootstrap_sql() -> str:
+    util = resources.files("welfare.sql").joinpath("util.sql").read_text(encoding="utf-8")
+    parts = [util, AUDIT_DDL]
+    for system in contract.systems().values():
+        for ext in system.extracts.values():
+            parts.append(raw_ddl(ext))
+    return "\n".join(parts)
+
+
+@contextmanager
+def connect(dsn: str, autocommit: bool = False):
+    import psycopg2
+
+    conn = psycopg2.connect(dsn, application_name="welfare")
+    conn.autocommit = autocommit
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def bootstrap(dsn: str) -> None:
+    """Create (if missing) every schema, function and raw table the ingest needs."""
+    with connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("select pg_advisory_xact_lock(hashtext('welfare.bootstrap'))")
+        cur.execute(bootstrap_sql())
+        conn.commit()
