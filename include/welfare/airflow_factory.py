@@ -66,12 +66,12 @@ def ingest_dag(system: str, doc_md: str | None = None):
             results.append(loaded)
 
         @task(trigger_rule="all_done", retries=0)
-        def load_report(**context) -> str:
-            from welfare import report, tasks
+        def report(**context) -> str:
+            from welfare import report as load_report_mod, tasks
 
             target = tasks.warehouse_target()
             sources, extract_date = tasks.run_params(context)
-            text = report.load_report(target, system=system, extract_date=extract_date)
+            text = load_report_mod.load_report(target, system=system, extract_date=extract_date)
             print(text)
             return text
 
@@ -82,7 +82,7 @@ def ingest_dag(system: str, doc_md: str | None = None):
 
             raise AirflowFailException("at least one extract failed to load; see its task log and the load report")
 
-        report_task = load_report()
+        report_task = report()
         results >> report_task
         [waited, *results] >> watcher()
 

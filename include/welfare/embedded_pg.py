@@ -78,16 +78,40 @@ class EmbeddedWarehouse:
         return self.home / "pg"
 
     @property
+    def server_root(self) -> Path:
+        """Where the server's own files live: under the home, unless the server user cannot reach it.
+
+        As root, a home inside a private folder (mode 0700, e.g. pytest's tmp dirs) is out of
+        reach of the unprivileged server user; the cluster then lives in /var/tmp/welfare-pg/<id>,
+        one per home, and the home keeps only warehouse.json pointing at it.
+        """
+        user = self._os_user()
+        if user is None or self._reachable(self.root, user):
+            return self.root
+        return Path("/var/tmp/welfare-pg") / f"{zlib.crc32(str(self.home).encode()):08x}"
+
+    @staticmethod
+    def _reachable(path: Path, user: str) -> bool:
+        pw = pwd.getpwnam(user)
+        for parent in path.parents:
+            if not parent.exists():
+                continue
+            st = parent.stat()
+            if st.st_uid != pw.pw_uid and not st.st_mode & 0o001:
+                return False
+        return True
+
+    @property
     def data_dir(self) -> Path:
-        return self.root / "data"
+        return self.server_root / "data"
 
     @property
     def socket_dir(self) -> Path:
-        return self.root / "run"
+        return self.server_root / "run"
 
     @property
     def log_file(self) -> Path:
-        return self.root / "postgres.log"
+        return self.server_root / "postgres.log"
 
     @property
     def config_file(self) -> Path:
@@ -149,8 +173,9 @@ class EmbeddedWarehouse:
             return
         bindir = find_bindir()
         self.root.mkdir(parents=True, exist_ok=True)
-        self.socket_dir.mkdir(parents=True, exist_ok=True)
         user = self._os_user()
+        if not user:
+            self.socket_dir.mkdir(parents=True, exist_ok=True)
         if user:
             self._grant_access(user)
         if self.data_dir.exists():
@@ -178,16 +203,13 @@ class EmbeddedWarehouse:
 
     def _grant_access(self, user: str) -> None:
         pw = pwd.getpwnam(user)
-        for p in (self.root, self.socket_dir):
+        sroot = self.server_root
+        sroot.mkdir(parents=True, exist_ok=True)
+        self.socket_dir.mkdir(parents=True, exist_ok=True)
+        for p in (sroot, self.socket_dir):
             os.chown(p, pw.pw_uid, pw.pw_gid)
-        # The server user must be able to reach its data directory.
-        for parent in self.root.parents:
-            st = parent.stat()
-            if st.st_uid != pw.pw_uid and not st.st_mode & 0o001:
-                raise WarehouseError(
-                    f"the PostgreSQL user {user!r} cannot enter {parent} (mode "
-                    f"{oct(st.st_mode & 0o777)}): choose a WELFARE_HOME it can reach"
-                )
+        if sroot != self.root:
+            os.chmod(sroot.parent, 0o1777)
 
     def _bin(self, name: str) -> str:
         if self.config_file.exists():

@@ -354,9 +354,6 @@ def test_every_rule_of_every_extract_matches_its_condition(warehouse_url, engine
     check_report(report, ext, truth)
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError,
-                   reason="rules.py: the bmn_indicators range rule casts indicator_no to int4, "
-                          "so a value of 10+ digits makes its SQL fail (integer out of range)")
 def test_range_rule_with_a_huge_number(warehouse_url, engine, schema):
     ext = contract.extract("cdd", "bmn_indicators")
     good = good_row(ext)

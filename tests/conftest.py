@@ -1,0 +1,33 @@
+"""Shared fixtures: a real embedded PostgreSQL warehouse under a temporary WELFARE_HOME."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def welfare_home(tmp_path_factory) -> Path:
+    home = Path(os.environ.get("WELFARE_TEST_HOME") or tmp_path_factory.mktemp("welfare_home"))
+    os.environ["WELFARE_HOME"] = str(home)
+    return home
+
+
+@pytest.fixture(scope="session")
+def warehouse(welfare_home):
+    """A running PostgreSQL cluster started from the machine's server binaries, bootstrapped."""
+    from welfare import db
+    from welfare.embedded_pg import EmbeddedWarehouse
+
+    wh = EmbeddedWarehouse(welfare_home)
+    target = wh.start()
+    db.bootstrap(target.dsn)
+    yield target
+    wh.stop()
+
+
+@pytest.fixture(scope="session")
+def warehouse_url(warehouse) -> str:
+    return warehouse.sqlalchemy_url
