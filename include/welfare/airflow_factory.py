@@ -67,7 +67,8 @@ def ingest_dag(system: str, doc_md: str | None = None):
 
         @task(trigger_rule="all_done", retries=0)
         def report(**context) -> str:
-            from welfare import report as load_report_mod, tasks
+            from welfare import report as load_report_mod
+            from welfare import tasks
 
             target = tasks.warehouse_target()
             sources, extract_date = tasks.run_params(context)

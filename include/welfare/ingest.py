@@ -20,7 +20,7 @@ import shutil
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from welfare import contract, db
@@ -356,7 +356,7 @@ def ingest_extract(target: PgTarget, sources: Path, system: str, extract_name: s
                    threshold: float = DEFAULT_QUARANTINE_THRESHOLD) -> FileResult:
     ext = contract.extract(system, extract_name)
     folder = drop_folder(sources, system, extract_date)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     t0 = time.monotonic()
     res = FileResult(system, extract_name, extract_date.isoformat(), ext.file, "absent")
     path = folder / ext.file

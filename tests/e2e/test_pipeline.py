@@ -11,7 +11,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
 from welfare import db
 from welfare.cli import main as welfare
 from welfare.generate import GenerateOptions, generate

@@ -1,7 +1,6 @@
 """The project's own copies of the contract stay consistent with each other."""
 
 import yaml
-
 from welfare import contract, settings
 
 

@@ -4,7 +4,6 @@ import subprocess
 import sys
 
 import pytest
-
 from welfare.settings import DAGS_DIR
 
 

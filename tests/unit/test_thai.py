@@ -3,7 +3,6 @@
 from datetime import date
 
 import pytest
-
 from welfare.thai import (
     DateError,
     fiscal_year_of,
