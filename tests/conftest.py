@@ -26,6 +26,10 @@ def warehouse(welfare_home):
     db.bootstrap(target.dsn)
     yield target
     wh.stop()
+    if wh.server_root != wh.root and not os.environ.get("WELFARE_TEST_HOME"):
+        import shutil
+
+        shutil.rmtree(wh.server_root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
