@@ -1,22 +1,8 @@
 """
-### welfare_ingest_cdd — nightly ingest of the community-development system (Basic Minimum Needs survey) (CDD)
+### welfare_ingest_cdd — nightly ingest of the community-development system (CDD) with the Basic Minimum Needs survey: 6 extracts, CSV in cp874 with Thai headers and Buddhist-Era dates
 
-Loads every extract of one CDD drop (`<sources>/cdd/<YYYY-MM-DD>/`) into
-the warehouse's `raw` schema: manifest check (rows, sha256), Thai headers,
-Buddhist-Era dates, Great Expectations validation, row-level quarantine,
-COPY, all in one transaction per file. The drop date is the run's logical
-date in Asia/Bangkok.
-
-**If you are paged**
-- `wait_for_drop` failed: the drop's `_manifest.json` never appeared. Ask the
-  CDD system owners whether the export ran; clear the task once it is there.
-- a `load_<extract>` task failed: open its log. `REJECTED` names the file and
-  the reason (manifest mismatch, schema drift, encoding) — the file is kept
-  under `$WELFARE_HOME/quarantine/files/`; a threshold breach names the share
-  of rows quarantined — read them in `audit.quarantine` (rule and message per
-  row). The rows that passed are loaded; the previous state of a rejected
-  snapshot stands. Fix at the source and re-send; a re-sent identical file is
-  skipped, a corrected one loads.
+Loads every extract of one drop (`<sources>/cdd/<YYYY-MM-DD>/`) into the warehouse's `raw`
+schema; the drop date is the run's logical date in Asia/Bangkok.
 """
 
 from welfare.airflow_factory import ingest_dag

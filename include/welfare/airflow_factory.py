@@ -10,6 +10,23 @@ from welfare.assets import raw_assets
 from welfare.settings import LOCAL_TZ
 from welfare.tasks import DEFAULT_ARGS
 
+INGEST_TRIAGE = """
+Per file: manifest check (rows, sha256), header and encoding check, COPY into a landing
+table, Great Expectations validation (suites in `expectations/`), then one transaction:
+valid rows into `raw`, failing rows into `audit.quarantine`, the ledger and `audit.file_audit`.
+
+**If you are paged**
+- `wait_for_drop` failed: the drop's `_manifest.json` never appeared. Ask the source system's
+  owners whether the export ran; clear the task once the drop is complete.
+- a `load_<extract>` task failed: open its log. `REJECTED` names the file and the reason
+  (manifest mismatch, schema drift, encoding); the file is kept under
+  `$WELFARE_HOME/quarantine/files/` and loads nothing. A threshold breach names the share of
+  rows quarantined: read them in `audit.quarantine` (rule and message per row). Rows that
+  passed are loaded; the previous state of a rejected snapshot stands. Fix at the source and
+  re-send: an identical file is skipped, a corrected one loads.
+- `watcher` failed: it only says that a load failed; look at the load tasks.
+"""
+
 START = pendulum.datetime(2016, 10, 1, tz=LOCAL_TZ)  # the first month of allowance history
 
 
@@ -21,7 +38,7 @@ def ingest_dag(system: str, doc_md: str | None = None):
     @dag(
         dag_id=f"welfare_ingest_{system}",
         description=f"Nightly ingest of {sys_def.title}",
-        doc_md=doc_md,
+        doc_md=(doc_md or "") + INGEST_TRIAGE,
         # Each system exports the day's extract in the evening; wait for it from 23:30 Bangkok time.
         schedule=CronTriggerTimetable("30 23 * * *", timezone=LOCAL_TZ),
         start_date=START,
