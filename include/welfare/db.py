@@ -85,6 +85,10 @@ create table if not exists audit.quarantine (
     record         jsonb not null,
     primary key (load_id, row_no)
 );
+-- What the manifest said of a file, so a re-sent manifest that fixes a rejection is looked at anew.
+alter table audit.file_audit add column if not exists manifest_rows bigint;
+alter table audit.file_audit add column if not exists manifest_sha256 text;
+
 create index if not exists quarantine_extract_idx on audit.quarantine (system, extract, extract_date);
 """
 
@@ -129,6 +133,8 @@ def typed_expr(ext: Extract, col: Column, source: str = "l") -> str:
     if col.type == "date":
         return f"util.{'be' if ext.dates == 'be' else 'iso'}_date({v})"
     if col.type == "list":
+        if ext.format == "jsonl":  # '' is an empty JSON array, NULL a missing one
+            return f"string_to_array({source}.{q(col.name)}, {sql_literal(col.separator or '|')})"
         return f"string_to_array({v}, {sql_literal(col.separator or '|')})"
     raise ValueError(f"unknown type {col.type}")
 

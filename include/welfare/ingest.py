@@ -315,16 +315,16 @@ def _publish(cur, ext: Extract, table: str, extract_date: date, file_name: str, 
 
 
 def _record_audit(cur, res: FileResult, sha: str | None, run_id: str | None, started: datetime,
-                  kept_at: str | None = None) -> None:
+                  kept_at: str | None = None, entry: dict | None = None) -> None:
     cur.execute(
         """insert into audit.file_audit (load_id, run_id, system, extract, extract_date, file_name, sha256, status,
                rows_in, rows_loaded, rows_quarantined, rows_rejected, quarantined_by_rule, threshold_breached,
-               reason, kept_at, started_at, finished_at, duration_s)
-           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now(), %s)""",
+               reason, kept_at, started_at, finished_at, duration_s, manifest_rows, manifest_sha256)
+           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now(), %s, %s, %s)""",
         (res.load_id, run_id, res.system, res.extract, res.extract_date, res.file_name, sha, res.status,
          res.rows_in, res.rows_loaded, res.rows_quarantined, res.rows_rejected,
          json.dumps(res.quarantined_by_rule), res.threshold_breached, res.reason, kept_at, started,
-         res.duration_s),
+         res.duration_s, (entry or {}).get("rows"), (entry or {}).get("sha256")),
     )
 
 
@@ -386,8 +386,10 @@ def ingest_extract(target: PgTarget, sources: Path, system: str, extract_name: s
                 return res
             cur.execute(
                 "select reason, rows_in from audit.file_audit where system = %s and extract = %s "
-                "and extract_date = %s and sha256 = %s and status = 'rejected' order by audit_id desc limit 1",
-                (system, extract_name, extract_date, sha))
+                "and extract_date = %s and sha256 = %s and status = 'rejected' "
+                "and manifest_rows is not distinct from %s and manifest_sha256 is not distinct from %s "
+                "order by audit_id desc limit 1",
+                (system, extract_name, extract_date, sha, (entry or {}).get("rows"), (entry or {}).get("sha256")))
             hit = cur.fetchone()
             if hit:
                 res.status = "rejected"
@@ -438,7 +440,7 @@ def ingest_extract(target: PgTarget, sources: Path, system: str, extract_name: s
                 res.reason = (f"{quarantined} of {n} rows quarantined ({100 * quarantined / n:.1f}%), above the "
                               f"threshold of {100 * threshold:.1f}%")
             res.duration_s = round(time.monotonic() - t0, 3)
-            _record_audit(cur, res, sha, run_id, started)
+            _record_audit(cur, res, sha, run_id, started, entry=entry)
             conn.commit()
         except FileRejected as rej:
             conn.rollback()
@@ -447,7 +449,7 @@ def ingest_extract(target: PgTarget, sources: Path, system: str, extract_name: s
             res.rows_in = res.rows_rejected = _count_records(ext, path) if path.exists() else 0
             res.duration_s = round(time.monotonic() - t0, 3)
             kept = _keep_rejected(path, ext, extract_date, res.reason)
-            _record_audit(cur, res, sha, run_id, started, kept_at=kept)
+            _record_audit(cur, res, sha, run_id, started, kept_at=kept, entry=entry)
             conn.commit()
             log.error("%s/%s/%s REJECTED: %s", system, extract_date, ext.file, res.reason)
         finally:

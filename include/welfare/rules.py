@@ -72,7 +72,9 @@ def _column_rules(ext: Extract, col: Column) -> list[Rule]:
     rules: list[Rule] = []
     # authorities.district_code is empty exactly for the PAO: the conditional rule checks it.
     if col.required and not (ext.name == "authorities" and c == "district_code"):
-        rules.append(Rule("required", c, "not_null", blank(c), f"{c} is required but empty"))
+        # A JSON list may be empty ([] is a value); only a missing or null list is "empty".
+        missing = f"{q(c)} is null" if (col.type == "list" and ext.format == "jsonl") else blank(c)
+        rules.append(Rule("required", c, "not_null", missing, f"{c} is required but empty"))
 
     def when_present(pred: str) -> str:
         return f"{present(c)} and {pred}"
