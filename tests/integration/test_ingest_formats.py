@@ -10,7 +10,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
 from welfare import contract, db, ingest
 from welfare.generate.people import national_id
 from welfare.generate.writer import encode_extract, write_manifest

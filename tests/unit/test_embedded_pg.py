@@ -1,7 +1,6 @@
 """The embedded warehouse: found, started and stopped idempotently, or a clear message."""
 
 import pytest
-
 from welfare import embedded_pg
 from welfare.embedded_pg import EmbeddedWarehouse, WarehouseError
 
