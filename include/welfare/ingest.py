@@ -453,11 +453,23 @@ def ingest_extract(target: PgTarget, sources: Path, system: str, extract_name: s
             conn.commit()
             log.error("%s/%s/%s REJECTED: %s", system, extract_date, ext.file, res.reason)
         finally:
-            conn.rollback()
-            cur.execute(f"drop table if exists {table}")
-            cur.execute(f"drop table if exists {table}_doc")
-            conn.commit()
+            _drop_landing(target, conn, table)
     return res
+
+
+def _drop_landing(target: PgTarget, conn, table: str) -> None:
+    """Drop this load's landing tables, on a fresh connection if the load's own one died."""
+    import psycopg2
+
+    sql = f"drop table if exists {table}; drop table if exists {table}_doc"
+    try:
+        conn.rollback()
+        with conn.cursor() as cur:
+            cur.execute(sql)
+        conn.commit()
+    except psycopg2.Error:
+        with db.connect(target.dsn, autocommit=True) as fresh, fresh.cursor() as cur:
+            cur.execute(sql)
 
 
 def threshold_for(system: str, extract_name: str, default: float = DEFAULT_QUARANTINE_THRESHOLD) -> float:
