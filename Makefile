@@ -11,7 +11,9 @@ DEMO_SCALE ?= 0.2
 .PHONY: run test setup bench lint clean-home warehouse-stop
 
 $(UV):
-	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" \
+	  || python3 -m pip install --quiet --user --break-system-packages "uv==$(UV_VERSION)" \
+	  || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 
 setup: $(UV)
 	"$$(command -v uv || echo $(HOME)/.local/bin/uv)" sync --frozen --python python3.11

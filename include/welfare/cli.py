@@ -29,14 +29,13 @@ def cmd_generate(args) -> int:
 
 
 def _target():
+    """The warehouse: WELFARE_WAREHOUSE_URI if set (a deployed PostgreSQL), else the embedded one."""
     from welfare.embedded_pg import EmbeddedWarehouse
-    from welfare.settings import target_from_env
+    from welfare.settings import PgTarget
 
     if os.environ.get("WELFARE_WAREHOUSE_URI"):
-        from welfare.settings import PgTarget
-
         return PgTarget.from_uri(os.environ["WELFARE_WAREHOUSE_URI"])
-    return target_from_env() if os.environ.get("WELFARE_USE_ENV_WAREHOUSE") else EmbeddedWarehouse.default().start()
+    return EmbeddedWarehouse.default().start()
 
 
 def cmd_run(args) -> int:

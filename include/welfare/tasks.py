@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from welfare import ingest
-from welfare.settings import DBT_PROJECT_DIR, LOCAL_TZ, WAREHOUSE_CONN_ID, PgTarget, reports_dir, welfare_home
+from welfare.settings import DBT_PROJECT_DIR, LOCAL_TZ, WAREHOUSE_CONN_ID, PgTarget, welfare_home
 
 log = logging.getLogger(__name__)
 
@@ -99,15 +99,6 @@ def run_dbt(target: PgTarget, args: list[str]) -> None:
         log.info("dbt | %s", line)
     if proc.returncode != 0:
         raise RuntimeError(f"`dbt {' '.join(args)}` failed (exit {proc.returncode}); see the dbt lines above")
-
-
-def write_load_report(target: PgTarget, run_id: str, results: list[dict]) -> Path:
-    out = reports_dir() / "loads"
-    out.mkdir(parents=True, exist_ok=True)
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run_id)
-    path = out / f"{safe}.json"
-    path.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8")
-    return path
 
 
 # ---------------------------------------------------------------- Airflow glue

@@ -11,6 +11,7 @@ import random
 import zlib
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from functools import cache
 
 from welfare import contract
 from welfare.generate.people import ORG_PREFIXES, date_between, national_id
@@ -106,11 +107,13 @@ def _new_org(rng: random.Random, idx: int, as_of: date, codes, weights) -> Organ
     return org
 
 
+@cache
+def _sub_names() -> dict[str, str]:
+    return {a.subdistrict_code: a.subdistrict_name_th for a in contract.areas()}
+
+
 def _sub_name(code: str) -> str:
-    for a in contract.areas():
-        if a.subdistrict_code == code:
-            return a.subdistrict_name_th
-    return code
+    return _sub_names().get(code, code)
 
 
 def build_world(seed: int, scale: float, drops: list[date]) -> World:

@@ -48,14 +48,12 @@ def encode_extract(ext: Extract, rows: list[dict], header_override: list[str] | 
         return ("\n".join(lines) + ("\n" if lines else "")).encode("utf-8")
     buf = io.StringIO(newline="")
     w = csv.writer(buf, delimiter=ext.delimiter, lineterminator="\r\n")
-    names = [c.name for c in ext.columns]
     header = header_override or [c.header or c.name for c in ext.columns]
     w.writerow(header)
     for r in rows:
         w.writerow([render_value(ext, c.type, r.get(c.name), c.separator) for c in ext.columns]
                    + [r[k] for k in r if k.startswith("_extra")])
     text = buf.getvalue()
-    del names
     encoding = encoding_override or ext.encoding
     return text.encode(encoding)
 
