@@ -1,5 +1,7 @@
 """
-### welfare_ingest_cdd — nightly ingest of the community-development system (CDD) with the Basic Minimum Needs survey: 6 extracts, CSV in cp874 with Thai headers and Buddhist-Era dates
+### welfare_ingest_cdd — nightly ingest of the community-development system (CDD)
+
+With the Basic Minimum Needs survey: 6 extracts, CSV in cp874 with Thai headers and Buddhist-Era dates
 
 Loads every extract of one drop (`<sources>/cdd/<YYYY-MM-DD>/`) into the warehouse's `raw`
 schema; the drop date is the run's logical date in Asia/Bangkok.

@@ -1,5 +1,7 @@
 """
-### welfare_ingest_msdhs — nightly ingest of the social-development system (MSDHS): 9 extracts, CSV in utf-8-sig with Thai headers and Buddhist-Era dates
+### welfare_ingest_msdhs — nightly ingest of the social-development system (MSDHS)
+
+9 extracts, CSV in utf-8-sig with Thai headers and Buddhist-Era dates
 
 Loads every extract of one drop (`<sources>/msdhs/<YYYY-MM-DD>/`) into the warehouse's `raw`
 schema; the drop date is the run's logical date in Asia/Bangkok.

@@ -12,16 +12,13 @@ from datetime import date
 from pathlib import Path
 
 
-def _dates(value: str) -> list[date]:
-    return [date.fromisoformat(v.strip()) for v in value.split(",") if v.strip()]
-
-
 def cmd_generate(args) -> int:
     from welfare.generate import GenerateOptions, generate
-    from welfare.generate.drops import DEFAULT_DROPS
+    from welfare.generate.drops import parse_drops
 
-    opts = GenerateOptions(out=Path(args.out), scale=args.scale, seed=args.seed,
-                           drops=args.drops or list(DEFAULT_DROPS), defects=args.defects)
+    drops, resends = parse_drops(args.drops)
+    opts = GenerateOptions(out=Path(args.out), scale=args.scale, seed=args.seed, drops=drops, resends=resends,
+                           defects=args.defects)
     s = generate(opts)
     print(f"wrote {s.files} files under {s.out} ({', '.join(f'{k} {v}' for k, v in s.rows.items())} rows)")
     print(f"planted {len(s.planted)} defects; ground truth: {s.out / 'ground_truth.json'}")
@@ -143,6 +140,9 @@ def cmd_airflow(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from welfare.generate.defects import DEFAULT_RATES
+    from welfare.generate.drops import DEFAULT_DROP_SPEC
+
     p = argparse.ArgumentParser(prog="welfare", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -150,9 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", required=True, help="folder to write <system>/<YYYY-MM-DD>/ drops into")
     g.add_argument("--scale", type=float, default=0.01, help="1.0 = the whole province (default 0.01)")
     g.add_argument("--seed", type=int, default=60)
-    g.add_argument("--drops", type=_dates, help="comma-separated drop dates, oldest first")
+    g.add_argument("--drops", default=DEFAULT_DROP_SPEC,
+                   help="comma-separated drop dates; D=E makes drop D a byte-identical re-send of drop E "
+                        f"(default {DEFAULT_DROP_SPEC})")
     g.add_argument("--defects", default="default",
-                   help="'none', 'default', or name=rate,... (national_id, be_year, date_invalid, area_code, required, enum)")
+                   help="'none', 'default', or name[=rate],... of: " + ", ".join(DEFAULT_RATES))
     g.set_defaults(func=cmd_generate)
 
     r = sub.add_parser("run", help="run the nightly pipeline (real Airflow DAGs) for every complete drop under --sources")

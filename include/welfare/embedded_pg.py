@@ -163,7 +163,7 @@ class EmbeddedWarehouse:
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", port)) != 0:
                     return port
-        raise WarehouseError("no free TCP port found for the warehouse between %d and %d" % (base, base + 200))
+        raise WarehouseError(f"no free TCP port found for the warehouse between {base} and {base + 200}")
 
     def initialised(self) -> bool:
         return (self.data_dir / "PG_VERSION").exists() and self.config_file.exists()

@@ -265,7 +265,8 @@ def _publish(cur, ext: Extract, table: str, extract_date: date, file_name: str, 
     buf.seek(0)
     cur.copy_expert("copy _failure from stdin with (format csv)", buf)
     cur.execute(
-        "insert into audit.load_ledger (system, extract, extract_date, file_name, sha256, rows_in, rows_loaded, rows_quarantined) "
+        "insert into audit.load_ledger (system, extract, extract_date, file_name, sha256, rows_in, rows_loaded, "
+        "rows_quarantined) "
         "values (%s, %s, %s, %s, %s, %s, 0, 0) returning load_id",
         (ext.system, ext.name, extract_date, file_name, sha, rows_in),
     )
@@ -273,7 +274,8 @@ def _publish(cur, ext: Extract, table: str, extract_date: date, file_name: str, 
     where = f"{ext.system}/{extract_date.isoformat()}/{file_name}"
     cur.execute(
         f"""
-        insert into audit.quarantine (load_id, system, extract, extract_date, source_file, row_no, rule, rules, message, messages, record)
+        insert into audit.quarantine (load_id, system, extract, extract_date, source_file, row_no, rule, rules,
+                                      message, messages, record)
         select %(load_id)s, %(system)s, %(extract)s, %(date)s, %(file)s, f.row_no,
                (array_agg(f.rule order by f.rule_order))[1],
                array_agg(f.rule order by f.rule_order),

@@ -26,7 +26,8 @@ def load_rows(target: PgTarget, system: str | None = None, extract_date: date | 
 def format_rows(rows: list[dict]) -> str:
     if not rows:
         return "(no files loaded or rejected)"
-    head = f"{'date':<10}  {'system':<6}  {'file':<28} {'status':<9} {'in':>8} {'loaded':>8} {'quarant.':>8} {'reject.':>8}  top rules / reason"
+    head = (f"{'date':<10}  {'system':<6}  {'file':<28} {'status':<9} {'in':>8} {'loaded':>8} {'quarant.':>8} "
+            f"{'reject.':>8}  top rules / reason")
     lines = [head, "-" * len(head)]
     for r in rows:
         rules = sorted((r["quarantined_by_rule"] or {}).items(), key=lambda kv: -kv[1])[:3]

@@ -42,6 +42,10 @@ class Rule:
     message: str
     params: dict = field(default_factory=dict, hash=False, compare=False)
 
+    def condition_on(self, table: str) -> str:
+        """The condition for rows of ``table`` (a condition may name its own table as ``{batch}``)."""
+        return self.condition.replace("{batch}", table)
+
     @property
     def name(self) -> str:
         return f"{self.code}:{self.column}" if self.column else self.code
@@ -232,4 +236,16 @@ def rules_for(ext: Extract) -> list[Rule]:
     for col in ext.columns:
         out.extend(_column_rules(ext, col))
     out.extend(_conditional_rules(ext))
+    out.append(duplicate_key_rule(ext))
     return out
+
+
+def duplicate_key_rule(ext: Extract) -> Rule:
+    """Every row whose key appears more than once in the same file: the file cannot say which one is
+    right, so none is loaded (a snapshot keeps the key's previous version). ``{batch}`` is the table
+    being validated (Great Expectations' own placeholder)."""
+    keys = ", ".join(q(k) for k in ext.key)
+    return Rule("duplicate_key", None, "sql",
+                f"({keys}) in (select {keys} from {{batch}} group by {keys} having count(*) > 1)",
+                f"the key ({', '.join(ext.key)}) appears on more than one row of this file; none of them is "
+                "loaded%s")

@@ -122,7 +122,8 @@ def run_pipeline(sources: Path, until: date | None = None, echo=print) -> RunSum
         for system in systems:
             outcome = dags_test(f"welfare_ingest_{system}", d, env, sources)
             summary.runs.append(outcome)
-            echo(f"{d}  welfare_ingest_{system:<6} {'ok' if outcome.ok else 'FAILED':<7} {outcome.seconds:>6.1f}s  log: {outcome.log_file}")
+            echo(f"{d}  welfare_ingest_{system:<6} {'ok' if outcome.ok else 'FAILED':<7} {outcome.seconds:>6.1f}s  "
+                 f"log: {outcome.log_file}")
         outcome = dags_test(WAREHOUSE_DAG, d, env, sources)
         summary.runs.append(outcome)
         echo(f"{d}  {WAREHOUSE_DAG:<21} {'ok' if outcome.ok else 'FAILED':<7} {outcome.seconds:>6.1f}s  log: {outcome.log_file}")

@@ -130,7 +130,9 @@ def _format_safe(sql: str) -> str:
 
 def _rows_query(rule: Rule) -> str:
     select = f"{INDEX_COLUMN}, {q(rule.column)}" if rule.column else INDEX_COLUMN
-    return f"select {select} from {{batch}} where {_format_safe(rule.condition)}"
+    # a condition may name the validated table itself as {batch} (GX's placeholder): keep that one
+    condition = _format_safe(rule.condition).replace("{{batch}}", "{batch}")
+    return f"select {select} from {{batch}} where {condition}"
 
 
 def _check_unique_names(ext: Extract, rules: list[Rule]) -> None:
@@ -326,7 +328,8 @@ def _all_failing_rows(engine, landing, rule: Rule) -> list[int]:
     """Every row number the rule's own condition selects from the (GX asset's) table."""
     import sqlalchemy as sa
 
-    query = sa.select(sa.column(INDEX_COLUMN)).select_from(landing).where(sa.text(rule.condition))
+    condition = rule.condition_on(f"{q(landing.schema)}.{q(landing.name)}")
+    query = sa.select(sa.column(INDEX_COLUMN)).select_from(landing).where(sa.text(condition))
     with engine.connect() as conn:
         return [int(row_no) for (row_no,) in conn.execute(query)]
 

@@ -1,20 +1,23 @@
-"""The synthetic source systems: deterministic, contract-exact, honest about what they plant."""
+"""The synthetic source systems: deterministic, contract-exact, calibrated, honest about what they plant."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
+from collections import Counter, defaultdict
 from datetime import date
 from pathlib import Path
 
 import pytest
+from contract_reader import parse_date, read_extract, violations
 from welfare import contract
 from welfare.generate import GenerateOptions, generate
-from welfare.thai import is_valid_national_id, parse_be_date
+from welfare.generate.defects import DEFAULT_RATES, FILE_DEFECT_RULES
+from welfare.generate.drops import parse_drops
 
-DROPS = [date(2021, 9, 28), date(2021, 9, 30)]
+DROPS, RESENDS = parse_drops("2021-09-27,2021-09-28,2021-09-29,2021-09-30=2021-09-29")
+SCALE = 0.004
+ALL_EXTRACTS = [(s, e) for s, sysdef in contract.systems().items() for e in sysdef.extracts]
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -22,99 +25,210 @@ def tree_digest(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def make(out: Path, seed: int = 11, defects: str = "none") -> Path:
+    generate(GenerateOptions(out=out, scale=SCALE, seed=seed, drops=DROPS, resends=RESENDS, defects=defects))
+    return out
+
+
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("clean")
-    generate(GenerateOptions(out=out, scale=0.05, seed=11, drops=DROPS, defects="none"))
-    return out
+    return make(tmp_path_factory.mktemp("clean"))
 
 
 @pytest.fixture(scope="module")
 def defective(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("defective")
-    generate(GenerateOptions(out=out, scale=0.05, seed=11, drops=DROPS,
-                             defects="national_id=0.02,be_year=0.02,date_invalid=0.02,area_code=0.02,required=0.02,enum=0.02"))
-    return out
+    # every defect on, at rates high enough that each lands at this small scale
+    rates = {**DEFAULT_RATES, "national_id": 0.01, "be_year": 0.01, "date_invalid": 0.01, "area_code": 0.01,
+             "required": 0.01, "enum": 0.01, "negative_amount": 0.01, "duplicate_key": 0.005,
+             "duplicate_payment": 0.002, "underage_elderly": 0.05, "source_conflict": 0.02}
+    return make(tmp_path_factory.mktemp("defective"), defects=",".join(f"{k}={v}" for k, v in rates.items()))
+
+
+def manifests(root: Path):
+    for m in sorted(root.glob("*/*/_manifest.json")):
+        yield m.parent.parent.name, m.parent.name, json.loads(m.read_text(encoding="utf-8"))
 
 
 def test_same_seed_same_bytes_other_seed_differs(tmp_path, clean):
-    again = tmp_path / "again"
-    generate(GenerateOptions(out=again, scale=0.05, seed=11, drops=DROPS, defects="none"))
-    assert tree_digest(again) == tree_digest(clean)
-    other = tmp_path / "other"
-    generate(GenerateOptions(out=other, scale=0.05, seed=12, drops=DROPS, defects="none"))
-    assert tree_digest(other) != tree_digest(clean)
+    assert tree_digest(make(tmp_path / "again")) == tree_digest(clean)
+    assert tree_digest(make(tmp_path / "other", seed=12)) != tree_digest(clean)
 
 
-def read_rows(ext, path: Path) -> list[dict]:
-    raw = path.read_bytes()
-    if ext.encoding == "utf-8-sig":
-        assert raw.startswith(b"\xef\xbb\xbf"), f"{path.name} must start with a UTF-8 BOM"
-    text = raw.decode(ext.encoding)
-    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=ext.delimiter))
-    assert rows[0] == [c.header for c in ext.columns], f"{path.name}: Thai header row as in the contract"
-    return [dict(zip(ext.column_names, r, strict=True)) for r in rows[1:]]
+def test_a_clean_province_follows_the_contract_file_by_file(clean):
+    names = {e.file: (s, n) for s, sysdef in contract.systems().items() for n, e in sysdef.extracts.items()}
+    seen = set()
+    for system, day, manifest in manifests(clean):
+        assert manifest["system"] == system and manifest["extract_date"] == day
+        folder = clean / system / day
+        on_disk = {p.name for p in folder.iterdir() if p.name != "_manifest.json"}
+        assert on_disk == {f["name"] for f in manifest["files"]}, f"{folder}: files and manifest disagree"
+        for f in manifest["files"]:
+            path = folder / f["name"]
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == f["sha256"]
+            sys_name, ext_name = names[f["name"]]
+            assert sys_name == system
+            ext = contract.extract(system, ext_name)
+            if ext.encoding == "utf-8-sig":
+                assert path.read_bytes().startswith(b"\xef\xbb\xbf"), f"{path}: no BOM"
+            rows = read_extract(system, ext_name, path)  # decodes with the contract's encoding
+            assert len(rows) == f["rows"], f"{path}: manifest rows"
+            assert violations(system, ext_name, rows) == {}, f"{path}: a clean province breaks no rule"
+            if ext.format == "jsonl":
+                assert all(set(r) == set(ext.column_names) for r in rows)
+            seen.add((system, ext_name))
+    assert seen == set(ALL_EXTRACTS), "every extract of all three systems is delivered"
 
 
-def test_a_clean_province_parses_under_the_contract(clean):
-    seen = 0
-    for system in ("msdhs",):
-        for folder in sorted((clean / system).iterdir()):
-            manifest = json.loads((folder / "_manifest.json").read_text(encoding="utf-8"))
-            assert manifest["system"] == system and manifest["extract_date"] == folder.name
-            for entry in manifest["files"]:
-                path = folder / entry["name"]
-                assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]
-                ext = contract.extract_by_file(system, entry["name"])
-                rows = read_rows(ext, path)
-                assert len(rows) == entry["rows"] and rows
-                keys = [tuple(r[k] for k in ext.key) for r in rows]
-                assert len(keys) == len(set(keys)), "keys are unique within a file"
-                for r in rows:
-                    seen += 1
-                    for col in ext.columns:
-                        v = r[col.name]
-                        if col.required:
-                            assert v != "", (path.name, col.name)
-                        if not v:
-                            continue
-                        if col.type == "date":
-                            parse_be_date(v)
-                        elif col.type == "enum":
-                            assert v in col.values, (path.name, col.name, v)
-                        elif col.type == "bool":
-                            assert v in ("Y", "N")
-                        elif col.type == "int":
-                            int(v)
-                    if "national_id" in r:
-                        assert is_valid_national_id(r["national_id"])
-                        assert r["national_id"][1:3] == "60"  # registered in Nakhon Sawan
-                    assert r["subdistrict_code"] in contract.subdistrict_codes()
-    assert seen > 500
+def test_dates_are_buddhist_era_where_the_contract_says(clean):
+    rows = read_extract("msdhs", "target_persons", clean / "msdhs/2021-09-27/target_persons.csv")
+    births = [parse_date(contract.extract("msdhs", "target_persons"), r["birth_date"]) for r in rows]
+    assert all(date(1900, 1, 1) < b < date(2021, 9, 27) for b in births)
+    assert all(r["registered_on"][-4:] >= "2551" for r in rows)
+    pay = read_extract("lao", "allowance_payments", clean / "lao/2021-09-27/allowance_payments.jsonl")
+    assert all(date.fromisoformat(p["paid_on"]) < date(2021, 9, 27) for p in pay)
 
 
-def test_ground_truth_lists_exactly_the_rows_that_differ_from_the_clean_province(clean, defective):
+def test_nightly_drops_behave_like_real_source_systems(clean):
+    d = [x.isoformat() for x in DROPS]
+    # a re-send is byte for byte the earlier drop
+    for system in contract.systems():
+        a, b = clean / system / d[2], clean / system / d[3]
+        for p in a.iterdir():
+            if p.name != "_manifest.json":
+                assert (b / p.name).read_bytes() == p.read_bytes()
+    # the BMN survey comes with the first drop only; the third drop omits one extract a system
+    assert (clean / "cdd" / d[0] / "bmn_indicators.csv").exists()
+    assert not (clean / "cdd" / d[1] / "bmn_indicators.csv").exists()
+    assert not (clean / "msdhs" / d[2] / "media_works.csv").exists()
+    assert not (clean / "lao" / d[2] / "budgets.jsonl").exists()
+    # snapshots: keys deleted at the source disappear from the next night's file
+    tp = [{r["national_id"] for r in read_extract("msdhs", "target_persons", clean / "msdhs" / x / "target_persons.csv")}
+          for x in d[:2]]
+    assert tp[0] - tp[1], "some target persons are deleted at the source between nights"
+    orgs = [{r["org_id"]: r for r in read_extract("msdhs", "organizations", clean / "msdhs" / x / "organizations.csv")}
+            for x in d[:2]]
+    assert any(orgs[1][k]["certification_revoked_on"] and not orgs[0][k]["certification_revoked_on"]
+               for k in orgs[0].keys() & orgs[1].keys()), "an organisation loses its certification overnight"
+    # increments: new records each night, and corrections re-sending an earlier key with new values
+    first = {p["payment_id"]: p
+             for p in read_extract("lao", "allowance_payments", clean / "lao" / d[0] / "allowance_payments.jsonl")}
+    later = [p for x in d[1:3] for p in read_extract("lao", "allowance_payments", clean / "lao" / x / "allowance_payments.jsonl")]
+    assert any(p["payment_id"] not in first for p in later)
+    corrected = [p for p in later if p["payment_id"] in first]
+    assert corrected and all(p["amount"] != first[p["payment_id"]]["amount"] for p in corrected)
+
+
+def test_proportions_of_the_province_hold_at_small_scale(clean):
+    d0 = clean / "cdd/2021-09-27"
+    members = [r for r in read_extract("cdd", "bmn_members", d0 / "bmn_members.csv") if r["survey_year"] == "2564"]
+    ext = contract.extract("cdd", "bmn_members")
+    ref = date(2021, 9, 30)
+    ages = [(ref - parse_date(ext, r["birth_date"])).days / 365.25 for r in members]
+    assert 0.20 < sum(a >= 60 for a in ages) / len(ages) < 0.27          # 23.6% aged 60 or more
+    mueang = sum(r["household_code"].startswith("6001") for r in members) / len(members)
+    assert 0.19 < mueang < 0.29                                           # Mueang about 24%
+    assert 0.02 < sum(r["disabled"] == "Y" for r in members) / len(members) < 0.045
+    households = [r for r in read_extract("cdd", "bmn_households", d0 / "bmn_households.csv") if r["survey_year"] == "2564"]
+    poor = sum(float(h["annual_income"]) / int(h["members"]) < 38_000 for h in households) / len(households)
+    assert 0.01 < poor < 0.10                                             # a few percent below 38,000 a head
+    villages = read_extract("cdd", "villages", d0 / "villages.csv")
+    assert 1_400 <= len(villages) <= 1_460                                # the geography stays whole
+    laos = read_extract("lao", "authorities", clean / "lao/2021-09-27/authorities.jsonl")
+    assert Counter(a["lao_type"] for a in laos) == {"PAO": 1, "CITY_MUNICIPALITY": 1, "TOWN_MUNICIPALITY": 4,
+                                                      "SUBDISTRICT_MUNICIPALITY": 16, "SAO": 121}
+    served = Counter(s for a in laos if a["lao_type"] != "PAO" for s in a["subdistrict_codes"])
+    assert set(served) == set(contract.subdistrict_codes()) and set(served.values()) == {1}
+
+
+def test_allowances_are_paid_at_the_published_rates(clean):
+    births = {r["national_id"]: parse_date(contract.extract("msdhs", "target_persons"), r["birth_date"])
+              for r in read_extract("msdhs", "target_persons", clean / "msdhs/2021-09-29/target_persons.csv")}
+    latest = {}  # an increment: the latest delivery of a payment wins (corrections put amounts right)
+    for day in [x.isoformat() for x in DROPS if x not in RESENDS]:
+        for p in read_extract("lao", "allowance_payments", clean / "lao" / day / "allowance_payments.jsonl"):
+            latest[p["payment_id"]] = p
+    pays = list(latest.values())
+    elderly = [p for p in pays if p["allowance_type"] == "ELDERLY"]
+    assert elderly
+    for p in elderly:
+        y, m = map(int, p["period"].split("-"))
+        b = births[p["national_id"]]
+        age = y - b.year - ((m, 1) < (b.month, b.day))
+        want = 1000 if age >= 90 else 800 if age >= 80 else 700 if age >= 70 else 600
+        assert float(p["amount"]) == want and age >= 60
+        assert date.fromisoformat(p["paid_on"]).strftime("%Y-%m") == p["period"]
+    on_time = sum(date.fromisoformat(p["paid_on"]).day <= 10 for p in pays) / len(pays)
+    assert on_time > 0.8                                                  # mostly paid by the 10th
+    assert {float(p["amount"]) for p in pays if p["allowance_type"] == "DISABILITY"} <= {800.0, 1000.0}
+
+
+def test_ground_truth_lists_exactly_what_was_planted(defective):
     truth = json.loads((defective / "ground_truth.json").read_text(encoding="utf-8"))
-    planted = {(p["system"], p["extract_date"], p["file"], p["row"]): p for p in truth["planted"]}
-    assert {p["defect"] for p in planted.values()} >= {"national_id", "area_code", "required", "enum",
-                                                       "be_year", "date_invalid"}
-    differing = set()
-    for path in sorted(defective.rglob("*.csv")):
-        rel = path.relative_to(defective)
-        system, d, name = rel.parts
-        ext = contract.extract_by_file(system, name)
-        bad, good = read_rows(ext, path), read_rows(ext, clean / rel)
-        assert len(bad) == len(good)
-        differing |= {(system, d, name, i) for i, (b, g) in enumerate(zip(bad, good, strict=True), start=1)
-                      if b != g}
-    assert differing == set(planted)
-    # the manifest still describes the delivered (defective) file, as a real export would
-    for (system, d, name, _), _p in list(planted.items())[:5]:
-        m = json.loads((defective / system / d / "_manifest.json").read_text())
-        entry = next(e for e in m["files"] if e["name"] == name)
-        assert entry["sha256"] == hashlib.sha256((defective / system / d / name).read_bytes()).hexdigest()
+    assert "planted" in truth and not (defective / "msdhs" / "ground_truth.json").exists()
+    planted = defaultdict(set)
+    whole_files = {}
+    for p in truth["planted"]:
+        if p["row"] is None:
+            whole_files[(p["system"], p["extract_date"], p["file"])] = p["rule"]
+        elif not p["rule"].startswith(("improper:", "conflict:")):
+            planted[(p["system"], p["extract_date"], p["file"])].add((p["row"], p["rule"]))
+    assert set(whole_files.values()) == set(FILE_DEFECT_RULES.values())
+    by_defect = Counter(p["defect"] for p in truth["planted"])
+    assert set(by_defect) == set(DEFAULT_RATES), f"every defect is planted at least once: {by_defect}"
+
+    names = {e.file: n for sysdef in contract.systems().values() for n, e in sysdef.extracts.items()}
+    resent = set(truth["resends"])
+    for system, day, manifest in manifests(defective):
+        for f in manifest["files"]:
+            key = (system, day, f["name"])
+            path = defective / system / day / f["name"]
+            if day in resent:
+                continue
+            if key in whole_files:
+                rule = whole_files[key]
+                if rule == "manifest_sha256":
+                    assert hashlib.sha256(path.read_bytes()).hexdigest() != f["sha256"]
+                else:
+                    with pytest.raises((AssertionError, UnicodeDecodeError)):
+                        read_extract(system, names[f["name"]], path)
+                continue
+            found = violations(system, names[f["name"]], read_extract(system, names[f["name"]], path))
+            got = {(row, rule) for row, rules in found.items() for rule in rules}
+            assert got == planted.get(key, set()), f"{key}: the rows that break a rule are exactly the planted ones"
 
 
-def test_ground_truth_is_written_beside_the_drops_not_inside(defective):
-    assert (defective / "ground_truth.json").exists()
-    assert not list(defective.glob("*/*/ground_truth.json"))
+def test_improper_payments_in_the_ground_truth_are_the_improper_ones(defective):
+    """Paid after death, paid twice, under 60: recomputed from the files and compared row by row."""
+    truth = json.loads((defective / "ground_truth.json").read_text(encoding="utf-8"))
+    resent = set(truth["resends"])
+    tp_ext = contract.extract("msdhs", "target_persons")
+    last = max(d for d in truth["drops"] if d not in resent)
+    people = {}
+    for r in read_extract("msdhs", "target_persons", defective / "msdhs" / last / "target_persons.csv"):
+        try:
+            people[r["national_id"]] = (parse_date(tp_ext, r["birth_date"]), parse_date(tp_ext, r["died_on"]))
+        except ValueError:
+            continue
+    expected = {(p["extract_date"], p["row"]): p["rule"] for p in truth["planted"] if p["rule"].startswith("improper:")}
+    quarantined = {(p["extract_date"], p["row"]) for p in truth["planted"]
+                   if p["file"] == "allowance_payments.jsonl" and not p["rule"].startswith("improper:")}
+    assert {r.split(":")[1] for r in expected.values()} == {"paid_after_death", "duplicate_payment", "underage_elderly"}
+    seen: dict[tuple, tuple] = {}
+    found = {}
+    for day in sorted(d for d in truth["drops"] if d not in resent):
+        for n, p in enumerate(read_extract("lao", "allowance_payments",
+                                           defective / "lao" / day / "allowance_payments.jsonl"), start=1):
+            if (day, n) in quarantined:
+                continue
+            y, m = map(int, p["period"].split("-"))
+            birth, died = people.get(p["national_id"], (None, None))
+            k = (p["national_id"], p["allowance_type"], p["period"])
+            if k in seen and seen[k][0] != p["payment_id"]:
+                found[(day, n)] = "improper:duplicate_payment"
+            elif died and date(y, m, 1) > died:
+                found[(day, n)] = "improper:paid_after_death"
+            elif (p["allowance_type"] == "ELDERLY" and birth
+                  and y - birth.year - ((m, 1) < (birth.month, birth.day)) < 60):
+                found[(day, n)] = "improper:underage_elderly"
+            seen.setdefault(k, (p["payment_id"], day, n))
+    assert found == expected

@@ -126,7 +126,8 @@ def failures_by_condition(engine, schema: str, table: str, ext) -> set[tuple[int
     out: set[tuple[int, str]] = set()
     with engine.connect() as conn:
         for rule in rules_for(ext):
-            sql = f'select _row_no from "{schema}"."{table}" where {rule.condition}'
+            qualified = f'"{schema}"."{table}"'
+            sql = f"select _row_no from {qualified} where {rule.condition_on(qualified)}"
             out.update((row_no, rule.name) for (row_no,) in conn.execute(sa.text(sql)))
     return out
 
@@ -258,7 +259,10 @@ def test_organizations_planted_failures(warehouse_url, engine, schema):
         row(sector="NGO", subdistrict_code="", joined_network_on="29/02/2566"),  # 19 several
         row(left_network_on="29/02/2567"),  # 20 a real leap day: good
         row(quality_assessed_fy="-2566"),  # 21 a negative int is still an int
+        row(name="twin of row 20"),  # 22 the same key as row 20: neither can be trusted
     ]
+    rows = [dict(r, org_id=f"ORG{n:05d}") if r["org_id"] is not None else dict(r) for n, r in enumerate(rows, start=1)]
+    rows[21]["org_id"] = rows[19]["org_id"]
     planted = {
         4: {"area_code:subdistrict_code"},
         5: {"required:name"},
@@ -276,6 +280,8 @@ def test_organizations_planted_failures(warehouse_url, engine, schema):
         17: {"type_bool:quality_passed"},
         18: {"conditional_required:quality_passed"},
         19: {"enum:sector", "required:subdistrict_code", "date_invalid:joined_network_on"},
+        20: {"duplicate_key"},
+        22: {"duplicate_key"},
     }
     make_landing(engine, schema, "organizations", ORGS, rows)
     truth = failures_by_condition(engine, schema, "organizations", ORGS)
@@ -321,6 +327,10 @@ def test_planted_failures_of_money_and_id_extracts(warehouse_url, engine, schema
     ext = contract.extract(system, name)
     good = good_row(ext)
     rows = [good] + [{**good, col: value} for col, (value, _) in planted.items()]
+    for n, r in enumerate(rows):  # one key a row: these rows are not duplicates of each other
+        for k in ext.key:
+            if k not in planted:
+                r[k] = str(int(good[k]) + n) if ext.column(k).type == "int" else f"{good[k]}{n}"
     make_landing(engine, schema, name, ext, rows)
     truth = failures_by_condition(engine, schema, name, ext)
 
@@ -345,7 +355,9 @@ def test_every_rule_of_every_extract_matches_its_condition(warehouse_url, engine
     ]
     make_landing(engine, schema, "landing", ext, rows)
     truth = failures_by_condition(engine, schema, "landing", ext)
-    assert not any(row_no == 1 for row_no, _ in truth), "the good row must pass every rule"
+    # the good row shares its key with the junk rows (so duplicate_key fires there too), no other rule
+    assert not any(row_no == 1 and rule != "duplicate_key" for row_no, rule in truth), \
+        "the good row must pass every rule"
     kinds = {r.kind for r in rules_for(ext)}
     assert {r.kind for r in rules_for(ext) if any(n == r.name for _, n in truth)} == kinds
 
@@ -376,7 +388,7 @@ def test_no_cap_on_failing_rows(warehouse_url, engine, schema, monkeypatch):
     good = good_row(ORGS)
     rows = []
     for i in range(1, 1201):
-        r = dict(good)
+        r = dict(good, org_id=f"ORG{i:05d}")
         if i % 3 == 0:
             r["sector"] = "NGO"  # 400 rows
         if i % 4 == 0:
@@ -399,7 +411,8 @@ def test_no_cap_on_failing_rows(warehouse_url, engine, schema, monkeypatch):
 
 
 def test_clean_landing_and_data_docs(warehouse_url, engine, schema, tmp_path):
-    make_landing(engine, schema, "organizations", ORGS, [good_row(ORGS)] * 5)
+    make_landing(engine, schema, "organizations", ORGS,
+                 [dict(good_row(ORGS), org_id=f"ORG{i:05d}") for i in range(1, 6)])
     docs = tmp_path / "docs"
 
     report = validation.validate_landing(

@@ -1,46 +1,42 @@
 """Planted defects: each a switch with a rate, each recorded in the ground truth.
 
-A defect changes one cell of one row so that exactly one validation rule
-breaks; the ground truth names the file, the 1-based data row and the rule
-(``code:column``, the same name the quarantine records).
+Row defects change one cell of one row (or add a twin row) so that exactly one
+validation rule breaks; the ground truth names the file, the 1-based data row
+and the rule (``code:column``, the name the quarantine records). File defects
+make the loader reject a whole file. Semantic defects pass validation and are
+found by the warehouse (improper payments, sources that disagree).
 """
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass
-
-from welfare import rules as rules_mod
-from welfare.contract import Extract
-from welfare.generate.people import invalid_national_id
-from welfare.generate.writer import render_value
-
-# defect switch -> default rate (share of rows of an eligible file)
-DEFAULT_RATES = {
-    "national_id": 0.006,
-    "be_year": 0.004,
-    "date_invalid": 0.004,
-    "area_code": 0.004,
-    "required": 0.004,
-    "enum": 0.004,
+ROW_DEFECTS = {  # switch -> default share of the rows of every file it applies to
+    "national_id": 0.004,
+    "be_year": 0.002,
+    "date_invalid": 0.002,
+    "area_code": 0.002,
+    "required": 0.002,
+    "enum": 0.002,
+    "negative_amount": 0.002,
+    "duplicate_key": 0.001,
 }
-
-
-@dataclass(frozen=True)
-class Planted:
-    system: str
-    extract_date: str
-    file: str
-    row: int
-    rule: str
-    defect: str
-
-    def as_dict(self) -> dict:
-        return self.__dict__.copy()
+FILE_DEFECTS = {  # switch -> default share of the files of the later drops (at least one file when on)
+    "truncated": 0.02,
+    "wrong_encoding": 0.02,
+    "schema_drift": 0.02,
+}
+SEMANTIC_DEFECTS = {
+    "paid_after_death": 0.05,     # share of deceased allowance recipients paid 1-3 months too long
+    "duplicate_payment": 0.0003,  # share of payments paid again by a second authority
+    "underage_elderly": 0.005,    # share of elderly recipients first paid 1-6 months before turning 60
+    "source_conflict": 0.003,     # share of target persons whose sex or birth date differs from the BMN survey
+}
+DEFAULT_RATES = {**ROW_DEFECTS, **FILE_DEFECTS, **SEMANTIC_DEFECTS}
+# what a file defect is rejected for: the loader's rule
+FILE_DEFECT_RULES = {"truncated": "manifest_sha256", "wrong_encoding": "encoding", "schema_drift": "schema_drift"}
 
 
 def parse_defects(spec: str | None) -> dict[str, float]:
-    """``none``, ``default``, or ``name=rate,name=rate`` (others off)."""
+    """``none``, ``default``, or ``name=rate,name,...`` (a bare name takes its default rate; others off)."""
     if spec is None or spec == "default":
         return dict(DEFAULT_RATES)
     if spec == "none":
@@ -52,64 +48,6 @@ def parse_defects(spec: str | None) -> dict[str, float]:
         if name not in DEFAULT_RATES:
             raise ValueError(f"unknown defect {name!r}; known: {', '.join(DEFAULT_RATES)}")
         out[name] = float(rate) if rate else DEFAULT_RATES[name]
+        if out[name] < 0:
+            raise ValueError(f"defect {name}: the rate must be >= 0")
     return out
-
-
-def _candidates(ext: Extract, defect: str) -> list[str]:
-    cols = ext.columns
-    if defect == "national_id":
-        return [c.name for c in cols if c.name in rules_mod.NATIONAL_ID_COLUMNS]
-    if defect in ("be_year", "date_invalid"):
-        return [c.name for c in cols if c.type == "date" and c.required] if ext.dates == "be" else (
-            [c.name for c in cols if c.type == "date" and c.required] if defect == "date_invalid" else [])
-    if defect == "area_code":
-        return [c.name for c in cols if c.name == "subdistrict_code"]
-    if defect == "required":
-        return [c.name for c in cols if c.required]
-    if defect == "enum":
-        return [c.name for c in cols if c.type == "enum" and c.values and not c.name.endswith("_code")]
-    return []
-
-
-def plant(ext: Extract, rows: list[dict], rates: dict[str, float], rng: random.Random,
-          system: str, extract_date: str) -> list[Planted]:
-    """Mutate ``rows`` in place; return what was planted. One defect per row at most."""
-    planted: list[Planted] = []
-    taken: set[int] = set()
-    n = len(rows)
-    for defect, rate in rates.items():
-        cols = _candidates(ext, defect)
-        if not cols or rate <= 0:
-            continue
-        count = round(rate * n)
-        if count == 0:
-            continue
-        free = [i for i in range(n) if i not in taken]
-        for i in rng.sample(free, min(count, len(free))):
-            col = rng.choice(cols)
-            row = rows[i]
-            ctype = ext.column(col).type
-            if defect == "national_id":
-                row[col] = invalid_national_id(row[col])
-                rule = f"national_id:{col}"
-            elif defect == "be_year":
-                value = row[col]
-                row[col] = f"{value.day:02d}/{value.month:02d}/{value.year}"
-                rule = f"date_be_year:{col}"
-            elif defect == "date_invalid":
-                row[col] = "31/02/2563" if ext.dates == "be" else "2020-02-31"
-                rule = f"date_invalid:{col}"
-            elif defect == "area_code":
-                row[col] = "609999"
-                rule = f"area_code:{col}"
-            elif defect == "required":
-                row[col] = None
-                rule = f"required:{col}"
-            elif defect == "enum":
-                row[col] = "UNKNOWN" if ctype == "enum" else render_value(ext, ctype, row[col])
-                rule = f"enum:{col}"
-            else:  # pragma: no cover - parse_defects guards the names
-                continue
-            taken.add(i)
-            planted.append(Planted(system, extract_date, ext.file, i + 1, rule, defect))
-    return planted

@@ -65,7 +65,11 @@ def write_file(folder: Path, name: str, data: bytes) -> dict:
 
 
 def write_manifest(folder: Path, system: str, extract_date: str, entries: list[dict]) -> None:
+    """Written last, atomically: a drop is complete once ``_manifest.json`` exists."""
+    folder.mkdir(parents=True, exist_ok=True)
     manifest = {"system": system, "extract_date": extract_date,
-                "files": sorted(entries, key=lambda e: e["name"])}
-    (folder / "_manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n",
-                                           encoding="utf-8")
+                "files": [{"name": e["name"], "rows": e["rows"], "sha256": e["sha256"]}
+                          for e in sorted(entries, key=lambda e: e["name"])]}
+    tmp = folder / "_manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(folder / "_manifest.json")

@@ -1,0 +1,347 @@
+"""Each source system's files for one drop, streamed through ``ExtractWriter``s.
+
+Snapshots are written whole every night from the state as of the drop date;
+increments carry the records dated since the previous drop (the first drop:
+the whole history) plus corrections that re-send a key with changed values.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from datetime import date
+
+import numpy as np
+
+from welfare.generate import msdhs as ms
+from welfare.generate.province import POVERTY_LINE, RELATIONS, SEXES, Province
+from welfare.generate.registry import (
+    SURVEY_YEARS,
+    Registry,
+    disability_amount,
+    elderly_amount,
+    income_per_head,
+    survey_day,
+)
+from welfare.generate.render import be, fy_start, iso, month_start, period, rng_for
+from welfare.generate.sink import ExtractWriter
+from welfare.thai import fiscal_year_of
+
+WriterFor = Callable[..., ExtractWriter | None]
+BMN_RESULTS = ["ผ่าน", "ไม่ผ่าน", "ไม่เกี่ยวข้อง"]
+INCOME_INDICATOR = 23
+
+
+def window(drops: list[int], k: int) -> tuple[int, int]:
+    """The days an increment of drop k covers: [previous drop, this drop)."""
+    return (drops[k - 1] if k else 0), drops[k]
+
+
+def write_rows(w: ExtractWriter | None, rows, protected: Callable[[list], bool] | None = None) -> None:
+    if w is None:
+        return
+    for cells in rows:
+        w.add(cells, protected=bool(protected and protected(cells)))
+
+
+# ---------------------------------------------------------------------------- msdhs
+class Msdhs:
+    def __init__(self, p: Province, reg: Registry, drops: list[int]):
+        self.p, self.reg, self.drops = p, reg, drops
+        self.orgs = ms.organizations(p, drops)
+        self.services = ms.services(p, reg.persons, drops)
+        self.volunteers = ms.volunteers(p, drops)
+        self.trainings = ms.trainings(p, self.orgs, drops)
+        self.activities = ms.activities(p, self.orgs, drops)
+        self.proposals = ms.proposals(p, self.orgs, drops)
+        self.media = ms.media(p, drops)
+
+    def write(self, k: int, writer: WriterFor) -> None:
+        p, d = self.p, self.drops[k]
+        lo, hi = window(self.drops, k)
+        people = [t for t in self.reg.persons if t.registered < d and (t.deleted_from is None or t.deleted_from > k)]
+        w = writer("target_persons", n=len(people))
+        if w is not None:
+            for t in people:
+                row = w.add(ms.target_person_cells(p, t, d), protected=t.protected)
+                if t.conflict:
+                    w.note(row, f"conflict:{t.conflict}", "source_conflict")
+
+        cards = [[c[0], p.nid[c[1]], str(c[2]), be(c[3]), be(c[4])] for c in self.reg.cards if c[3] < d]
+        write_rows(writer("disability_cards", n=len(cards)), cards)
+
+        rows = [[s[0], p.nid[s[1]], s[2], f"{s[3]}.00", be(s[4]), p.subdistrict(s[1])]
+                for s in self.services if lo <= s[4] < hi]
+        if k:  # corrections: a few earlier services re-sent with the amount put right
+            r = rng_for(p.seed, "services-corrections", k)
+            earlier = [s for s in self.services if s[4] < lo]
+            for s in r.sample(earlier, min(len(earlier), max(1, len(self.services) // 500))):
+                s[3] = s[3] + 100
+                rows.append([s[0], p.nid[s[1]], s[2], f"{s[3]}.00", be(s[4]), p.subdistrict(s[1])])
+        write_rows(writer("welfare_services", n=len(rows)), rows)
+
+        orgs = [o.cells(d) for o in self.orgs if o.created < d and (o.deleted_from is None or o.deleted_from > k)]
+        write_rows(writer("organizations", n=len(orgs)), orgs)
+
+        rows = [[t[0], t[1], t[2], be(t[3]), str(t[4])] for t in self.trainings if lo <= t[3] < hi]
+        write_rows(writer("org_trainings", n=len(rows)), rows)
+
+        vols = [[v[0], p.nid[v[1]], p.subdistrict(v[1]), be(v[2]), be(v[3]) if v[3] and v[3] < d else ""]
+                for v in self.volunteers if v[2] < d]
+        write_rows(writer("volunteers", n=len(vols)), vols)
+
+        acts = [[a[0], a[1], a[2], a[3], str(a[4]), be(a[5]), a[6], "" if a[7] is None else str(a[7]),
+                 "Y" if a[8] else "N"] for a in self.activities if a[5] < d]
+        write_rows(writer("activities", n=len(acts)), acts)
+
+        props = [c for c in (ms.proposal_cells(f, d) for f in self.proposals) if c]
+        write_rows(writer("fund_proposals", n=len(props)), props)
+
+        works = [c for c in (ms.media_cells(m, d) for m in self.media) if c]
+        write_rows(writer("media_works", n=len(works)), works)
+
+
+# ---------------------------------------------------------------------------- cdd
+class Cdd:
+    def __init__(self, p: Province, reg: Registry, drops: list[int]):
+        self.p, self.reg, self.drops = p, reg, drops
+        rng = rng_for(p.seed, "village_sufficiency")
+        last_fy = fiscal_year_of(date.fromordinal(drops[-1] - 1))
+        self.levels: dict[tuple[str, int], int] = {}
+        for v in p.geo.villages:
+            level = rng.choices([0, 1, 2, 3], [35, 45, 15, 5])[0]
+            for fy in range(2559, last_fy + 1):
+                if rng.random() < 0.22 and level < 3:
+                    level += 1
+                if rng.random() < 0.9:
+                    self.levels[(v.code, fy)] = level
+        self.funds = community_funds(p)
+
+    def write(self, k: int, writer: WriterFor) -> None:
+        p, d = self.p, self.drops[k]
+        rows = [[v.code, v.name, v.subdistrict_code] for v in p.geo.villages]
+        write_rows(writer("villages", n=len(rows)), rows)
+
+        rows = [[code, str(fy), ["ไม่ผ่าน", "พออยู่พอกิน", "อยู่ดีกินดี", "มั่งมีศรีสุข"][lvl]]
+                for (code, fy), lvl in self.levels.items() if fy_start(fy) + 270 < d]
+        write_rows(writer("village_sufficiency", n=len(rows)), rows)
+
+        rows = [[f[0], f[1], f[2], be(f[3]), str(f[4] + 3 * k), f"{f[5] + 1250 * k}.00"]
+                for f in self.funds if f[3] < d]
+        write_rows(writer("community_welfare_funds", n=len(rows)), rows)
+
+        if k == 0:  # the BMN survey is an annual round: the first drop carries it, later nights omit it
+            self._bmn(writer)
+
+    def _bmn(self, writer: WriterFor) -> None:
+        p = self.p
+        years = [y for y in SURVEY_YEARS if survey_day(y) < self.drops[0]]
+        wh = writer("bmn_households")
+        wm = writer("bmn_members")
+        wi = writer("bmn_indicators")
+        suffix = [[f"{j + 1},{res}\r\n" for res in BMN_RESULTS] for j in range(31)]
+        birth, death, sex = p.birth.tolist(), p.death.tolist(), p.sex.tolist()
+        relation, disability = p.relation.tolist(), p.disability.tolist()
+        villages = p.geo.villages
+        for year in years:
+            sd = survey_day(year)
+            income = income_per_head(p, year).tolist()
+            grng = np.random.default_rng([p.seed, 61, year])
+            skipped = (grng.random(len(p.households)) < 0.015).tolist()
+            results = grng.choice(3, size=(len(p.households), 31), p=[0.92, 0.05, 0.03]).tolist()
+            ys = str(year)
+            for h, hh in enumerate(p.households):
+                if skipped[h]:
+                    continue
+                members = [i for i in hh.members if birth[i] < sd and (death[i] == 0 or death[i] > sd)]
+                if not members:
+                    continue
+                head = members[0]
+                total = round(income[h] * len(members), -2)
+                if wh is not None:
+                    wh.add([ys, hh.code, villages[hh.village].code, hh.house_no, p.nid[head], str(len(members)),
+                            f"{total:.0f}"])
+                if wm is not None:
+                    for i in members:
+                        rel = "HEAD" if i == head else RELATIONS[relation[i]]
+                        if rel == "HEAD" and i != head:  # the designated head died: a relative took over
+                            rel = "RELATIVE"
+                        wm.add([ys, hh.code, p.nid[i], p.first[i], p.last[i], SEXES[sex[i]], be(birth[i]), rel,
+                                "Y" if disability[i] else "N"])
+                if wi is not None:
+                    res = results[h]
+                    res[INCOME_INDICATOR - 1] = 0 if total / len(members) >= POVERTY_LINE else 1
+                    if wi.clear_for(31):
+                        prefix = f"{ys},{hh.code},"
+                        wi.add_text("".join([prefix + suffix[j][r] for j, r in enumerate(res)]), 31)
+                    else:
+                        for j, r in enumerate(res):
+                            wi.add([ys, hh.code, str(j + 1), BMN_RESULTS[r]])
+
+
+# ---------------------------------------------------------------------------- lao
+class Lao:
+    def __init__(self, p: Province, reg: Registry, drops: list[int]):
+        self.p, self.reg, self.drops = p, reg, drops
+        rng = rng_for(p.seed, "lao")
+        last_fy = fiscal_year_of(date.fromordinal(drops[-1] - 1))
+        self.fys = list(range(2559, last_fy + 1))
+        self.string_amounts = string_amount_laos(p)
+        self.budgets, self.contributions, self.projects = [], [], []
+        has_fund = {f[2] for f in community_funds(p)}
+        for a in p.geo.authorities:
+            subs = a.subdistrict_codes or ([a.partial_of] if a.partial_of else [])
+            fund_subs = [s for s in subs if s in has_fund] or (sorted(has_fund)[:1] if a.lao_type == "PAO" else [])
+            for fy in self.fys:
+                t = fy - self.fys[0]
+                supports = a.lao_type == "PAO" or rng.random() < 0.55 + 0.07 * t
+                planned = rng.randrange(100_000, 2_000_000, 1000)
+                self.budgets.append([a.lao_code, fy, "SOCIAL_WELFARE", planned,
+                                     round(planned * rng.uniform(0.6, 1.0)) if supports else 0])
+                contributes = bool(fund_subs) and rng.random() < 0.4 + 0.08 * t
+                planned = rng.randrange(20_000, 300_000, 1000)
+                self.budgets.append([a.lao_code, fy, "COMMUNITY_WELFARE_FUND", planned,
+                                     round(planned * rng.uniform(0.5, 1.0)) if contributes else 0])
+                planned = rng.randrange(5_000_000, 60_000_000, 10_000)
+                self.budgets.append([a.lao_code, fy, "OTHER", planned, round(planned * rng.uniform(0.7, 0.98))])
+                if contributes:
+                    for _ in range(rng.randint(1, 2)):
+                        paid = fy_start(fy) + rng.randrange(30, 360)
+                        self.contributions.append([f"FC{len(self.contributions) + 1:06d}", a.lao_code,
+                                                   f"CWF{rng.choice(fund_subs)}", fy, rng.randrange(10_000, 100_000, 500),
+                                                   paid])
+                for _ in range(rng.choices([0, 1, 2, 3], [30, 40, 20, 10])[0]):
+                    started = fy_start(fy) + rng.randrange(0, 330)
+                    self.projects.append([f"LP{len(self.projects) + 1:06d}", a.lao_code, fy,
+                                          f"โครงการ{rng.choice(ms.ACTIVITY_TITLES)} ({a.name})", started,
+                                          rng.randrange(10_000, 500_000, 500),
+                                          rng.randint(20, 800) if rng.random() < 0.85 else None,
+                                          rng.random() < 0.25 + 0.05 * t])
+        served = [x for x in p.geo.authorities if x.subdistrict_codes and x.subdistrict_codes[0] in has_fund]
+        for d in drops[1:]:  # every later night brings a contribution
+            a = rng.choice(served)
+            self.contributions.append([f"FC{len(self.contributions) + 1:06d}", a.lao_code,
+                                       f"CWF{a.subdistrict_codes[0]}", fiscal_year_of(date.fromordinal(d - 1)),
+                                       20_000, d - 1])
+        self.contributions.sort(key=lambda c: (c[5], c[0]))
+
+    def money(self, lao_code: str, amount: int):
+        return f"{amount}.00" if lao_code in self.string_amounts else amount
+
+    def write(self, k: int, writer: WriterFor) -> None:
+        p, d = self.p, self.drops[k]
+        lo, hi = window(self.drops, k)
+        rows = [[a.lao_code, a.name, a.lao_type, a.district_code, list(a.subdistrict_codes)] for a in p.geo.authorities]
+        write_rows(writer("authorities", n=len(rows)), rows)
+
+        last_fy = fiscal_year_of(date.fromordinal(d - 1))
+        rows = [[b[0], b[1], b[2], self.money(b[0], b[3]), self.money(b[0], b[4])]
+                for b in self.budgets if b[1] <= last_fy]
+        write_rows(writer("budgets", n=len(rows)), rows)
+
+        rows = [[c[0], c[1], c[2], c[3], self.money(c[1], c[4]), iso(c[5])]
+                for c in self.contributions if lo <= c[5] < hi]
+        write_rows(writer("fund_contributions", n=len(rows)), rows)
+
+        rows = [[x[0], x[1], x[2], x[3], iso(x[4]), self.money(x[1], x[5]), x[6], x[7]]
+                for x in self.projects if x[4] < d]
+        write_rows(writer("welfare_projects", n=len(rows)), rows)
+
+
+def write_payments(p: Province, reg: Registry, drops: list[int], writers: list[ExtractWriter | None],
+                   duplicate_rate: float) -> None:
+    """The allowance payments of every drop in one pass over the recipients (the big stream).
+
+    A payment goes to the first drop made after its paid_on; one paid on or after
+    the last drop date is not delivered yet. A few payments of each later night
+    are corrections of an earlier one (the amount put right).
+    """
+    rng = np.random.default_rng([p.seed, 62])
+    prng = rng_for(p.seed, "payments")
+    seq = 0
+    string_laos = string_amount_laos(p)
+    lao_by_code = {a.lao_code: a for a in p.geo.authorities}
+    corrections: list[list[str]] = [[] for _ in drops]
+    dup_gap = (1.0 / duplicate_rate) if duplicate_rate > 0 else 0
+    next_dup = int(prng.expovariate(1.0) * dup_gap) + 1 if dup_gap else -1
+    for r in reg.recipients:
+        i = r.i
+        nid = p.nid[i]
+        lao = r.lao_code
+        as_string = lao in string_laos
+        months = list(range(r.start, r.end + 1 + r.after_death))
+        days = rng.integers(1, 11, size=len(months)).tolist()
+        late = (rng.random(len(months)) < 0.1).tolist()
+        for n_m, m in enumerate(months):
+            first = month_start(m)
+            day = days[n_m] if not late[n_m] else 10 + days[n_m] + int(days[n_m] * 1.7)
+            paid_on = first + min(day, 28) - 1
+            k = bisect.bisect_right(drops, paid_on)
+            if k >= len(drops):
+                continue
+            w = writers[k]
+            if r.kind == "ELDERLY":
+                amount = elderly_amount(p, i, m)
+            elif r.kind == "DISABILITY":
+                amount = disability_amount(p, i, m)
+            else:
+                amount = 500
+            seq += 1
+            pid = f"PAY{seq:010d}"
+            improper = None
+            if r.early and n_m < r.early:
+                improper = "underage_elderly"
+            elif r.after_death and m > r.end:
+                improper = "paid_after_death"
+            if w is None:
+                continue
+            corrected = k + 1 < len(drops) and prng.random() < 0.0005 and not improper
+            shown = amount - 100 if corrected else amount
+            cells = [pid, lao, nid, r.kind, period(m), f"{shown}.00" if as_string else shown, iso(paid_on)]
+            duplicate = next_dup > 0 and seq >= next_dup and not improper
+            if improper:
+                row = w.add(cells, protected=True)
+                w.note(row, f"improper:{improper}", improper)
+            else:  # the original of a planted duplicate must stay valid for the duplicate to be improper
+                w.add(cells, protected=duplicate)
+            if corrected:
+                ck = prng.randrange(k + 1, len(drops))
+                corrections[ck].append([pid, lao, nid, r.kind, period(m), f"{amount}.00" if as_string else amount,
+                                        iso(paid_on)])
+            if duplicate:
+                next_dup = seq + int(prng.expovariate(1.0) * dup_gap) + 1
+                other = _other_authority(p, lao_by_code[lao], prng)
+                dup_paid = paid_on + prng.randint(1, 15)
+                dk = bisect.bisect_right(drops, dup_paid)
+                if dk < len(drops) and writers[dk] is not None:
+                    seq += 1
+                    row = writers[dk].add([f"PAY{seq:010d}", other, nid, r.kind, period(m), amount, iso(dup_paid)],
+                                          protected=True)
+                    writers[dk].note(row, "improper:duplicate_payment", "duplicate_payment")
+    for k, rows in enumerate(corrections):
+        if writers[k] is not None:
+            for cells in rows:
+                writers[k].add(cells, protected=True)
+
+
+def _other_authority(p: Province, a, rng) -> str:
+    same = [x.lao_code for x in p.geo.authorities if x.district_code == a.district_code and x.lao_code != a.lao_code]
+    return rng.choice(same) if same else p.geo.authorities[0].lao_code
+
+
+def string_amount_laos(p: Province) -> set[str]:
+    """Authorities whose system sends amounts as numeric strings (the contract allows both)."""
+    rng = rng_for(p.seed, "lao-amount-style")
+    return {a.lao_code for a in p.geo.authorities if rng.random() < 0.1}
+
+
+def community_funds(p: Province) -> list[list]:
+    """At most one community welfare fund a subdistrict: [fund_id, name, subdistrict, established, members, balance]."""
+    rng = rng_for(p.seed, "community_welfare_funds")
+    funds = []
+    for sub in sorted(p.geo.subdistrict_weight):
+        if rng.random() < 0.9:
+            est = date(2008, 1, 1).toordinal() + rng.randrange(0, 4600)
+            funds.append([f"CWF{sub}", f"กองทุนสวัสดิการชุมชนตำบล{p.geo.sub_name(sub)}", sub, est,
+                          rng.randint(150, 2500), rng.randrange(50_000, 3_000_000, 100)])
+    return funds
