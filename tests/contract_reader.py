@@ -126,3 +126,74 @@ def violations(system: str, name: str, rows: list[dict]) -> dict[int, set[str]]:
         if bad:
             out[n] = bad
     return out
+
+
+# ----------------------------------------------------------------------------- current state
+def ground_truth(sources: Path) -> dict:
+    return json.loads((Path(sources) / "ground_truth.json").read_text(encoding="utf-8"))
+
+
+def quarantined_rows(truth: dict) -> set[tuple[str, str, int]]:
+    """(extract_date, file, row) of every planted row the loader must quarantine."""
+    return {(p["extract_date"], p["file"], p["row"]) for p in truth["planted"]
+            if p["row"] is not None and not p["rule"].startswith(("improper:", "conflict:"))}
+
+
+def rejected_files(truth: dict) -> set[tuple[str, str, str]]:
+    """(system, extract_date, file) of every planted file the loader must reject whole."""
+    return {(p["system"], p["extract_date"], p["file"]) for p in truth["planted"] if p["row"] is None}
+
+
+def deliveries(sources: Path, system: str, name: str, truth: dict) -> list[tuple[str, list[dict]]]:
+    """The accepted deliveries of one extract, oldest first: (date, rows with their 1-based row numbers).
+    Re-sends add nothing; rejected files are skipped; quarantined rows are marked ``_quarantined``."""
+    ext = contract.extract(system, name)
+    bad = quarantined_rows(truth)
+    rejected = rejected_files(truth)
+    out = []
+    for day in sorted(d for d in truth["drops"] if d not in truth["resends"]):
+        path = Path(sources) / system / day / ext.file
+        if not path.exists() or (system, day, ext.file) in rejected:
+            continue
+        rows = read_extract(system, name, path)
+        for n, r in enumerate(rows, start=1):
+            r["_row"] = n
+            r["_quarantined"] = (day, ext.file, n) in bad
+        out.append((day, rows))
+    return out
+
+
+def current_state(sources: Path, system: str, name: str, truth: dict) -> list[dict]:
+    """An extract's current state as the contract defines it, from the files alone.
+
+    Snapshot: the rows of the latest accepted delivery; a quarantined row's key keeps its last valid
+    earlier version. Increment: per key, the valid row of the latest delivery that has one.
+    """
+    ext = contract.extract(system, name)
+
+    def key(r):
+        parts = tuple(r.get(k) for k in ext.key)
+        return None if any(v in (None, "") for v in parts) else tuple(map(str, parts))
+
+    history: dict[tuple, dict] = {}
+    found = deliveries(sources, system, name, truth)
+    if ext.kind == "increment":
+        for _, rows in found:
+            for r in rows:
+                if not r["_quarantined"] and key(r) is not None:
+                    history[key(r)] = r
+        return list(history.values())
+    if not found:
+        return []
+    for _, rows in found[:-1]:
+        for r in rows:
+            if not r["_quarantined"] and key(r) is not None:
+                history[key(r)] = r
+    state: dict[tuple, dict] = {}
+    for r in found[-1][1]:
+        k = key(r)
+        if not r["_quarantined"]:
+            state[k] = r
+        elif k is not None and k in history and k not in state:
+            state[k] = history[k]
+    return list(state.values())

@@ -55,7 +55,7 @@ create table if not exists audit.file_audit (
     extract_date   date not null,
     file_name      text not null,
     sha256         text,
-    status         text not null check (status in ('loaded', 'rejected')),
+    status         text not null,
     rows_in        bigint not null,
     rows_loaded    bigint not null,
     rows_quarantined bigint not null,
@@ -66,8 +66,7 @@ create table if not exists audit.file_audit (
     kept_at        text,
     started_at     timestamptz not null,
     finished_at    timestamptz not null,
-    duration_s     numeric not null,
-    check (rows_in = rows_loaded + rows_quarantined + rows_rejected)
+    duration_s     numeric not null
 );
 
 -- Rows refused by validation, kept with everything a person needs to act.
@@ -88,6 +87,16 @@ create table if not exists audit.quarantine (
 -- What the manifest said of a file, so a re-sent manifest that fixes a rejection is looked at anew.
 alter table audit.file_audit add column if not exists manifest_rows bigint;
 alter table audit.file_audit add column if not exists manifest_sha256 text;
+-- A file re-sent byte for byte under a later date adds nothing: its rows are counted as re-sent,
+-- pointing at the load that holds them.
+alter table audit.file_audit add column if not exists rows_resent bigint not null default 0;
+alter table audit.file_audit add column if not exists resent_of bigint references audit.load_ledger (load_id);
+alter table audit.file_audit drop constraint if exists file_audit_check;
+alter table audit.file_audit drop constraint if exists file_audit_rows_check;
+alter table audit.file_audit add constraint file_audit_rows_check
+    check (rows_in = rows_loaded + rows_quarantined + rows_rejected + rows_resent);
+alter table audit.file_audit drop constraint if exists file_audit_status_check;
+alter table audit.file_audit add constraint file_audit_status_check check (status in ('loaded', 'rejected', 'resent'));
 
 create index if not exists quarantine_extract_idx on audit.quarantine (system, extract, extract_date);
 """

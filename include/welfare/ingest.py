@@ -50,11 +50,13 @@ class FileResult:
     extract: str
     extract_date: str
     file_name: str
-    status: str  # loaded | rejected | duplicate | absent
+    status: str  # loaded | rejected | resent | duplicate (this date's file, loaded before) | absent
     rows_in: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
     rows_rejected: int = 0
+    rows_resent: int = 0
+    resent_of: int | None = None
     quarantined_by_rule: dict[str, int] = field(default_factory=dict)
     threshold_breached: bool = False
     reason: str | None = None
@@ -126,7 +128,7 @@ def check_header(ext: Extract, path: Path) -> list[str]:
         text = None
     labels = next(csv.reader([text.lstrip("\ufeff")], delimiter=ext.delimiter)) if text else None
     if labels is None or not set(labels) & set(expected_labels):
-        for other in ("utf-8-sig", "cp874"):
+        for other in ("utf-8", "cp874"):
             if other == ext.encoding:
                 continue
             try:
@@ -320,11 +322,12 @@ def _record_audit(cur, res: FileResult, sha: str | None, run_id: str | None, sta
                   kept_at: str | None = None, entry: dict | None = None) -> None:
     cur.execute(
         """insert into audit.file_audit (load_id, run_id, system, extract, extract_date, file_name, sha256, status,
-               rows_in, rows_loaded, rows_quarantined, rows_rejected, quarantined_by_rule, threshold_breached,
-               reason, kept_at, started_at, finished_at, duration_s, manifest_rows, manifest_sha256)
-           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now(), %s, %s, %s)""",
+               rows_in, rows_loaded, rows_quarantined, rows_rejected, rows_resent, resent_of, quarantined_by_rule,
+               threshold_breached, reason, kept_at, started_at, finished_at, duration_s, manifest_rows,
+               manifest_sha256)
+           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now(), %s, %s, %s)""",
         (res.load_id, run_id, res.system, res.extract, res.extract_date, res.file_name, sha, res.status,
-         res.rows_in, res.rows_loaded, res.rows_quarantined, res.rows_rejected,
+         res.rows_in, res.rows_loaded, res.rows_quarantined, res.rows_rejected, res.rows_resent, res.resent_of,
          json.dumps(res.quarantined_by_rule), res.threshold_breached, res.reason, kept_at, started,
          res.duration_s, (entry or {}).get("rows"), (entry or {}).get("sha256")),
     )
@@ -350,6 +353,24 @@ def _count_records(ext: Extract, path: Path) -> int:
             return max(0, sum(1 for _ in csv.reader(f, delimiter=ext.delimiter)) - 1)
     except (OSError, csv.Error):
         return 0
+
+
+def _resent_of(cur, ext: Extract, extract_date: date, sha: str) -> tuple[int, int, date] | None:
+    """(load_id, rows_in, date) of the earlier delivery this file repeats byte for byte, if it does.
+
+    An increment repeats any earlier delivery; a snapshot only the latest one before this date
+    (the same bytes as an older snapshot, after a different one, are a real change: loaded).
+    """
+    if ext.kind == "increment":
+        cur.execute("select load_id, rows_in, extract_date from audit.load_ledger where system = %s and extract = %s "
+                    "and sha256 = %s and extract_date < %s order by extract_date limit 1",
+                    (ext.system, ext.name, sha, extract_date))
+        return cur.fetchone()
+    cur.execute("select load_id, rows_in, extract_date, sha256 from audit.load_ledger where system = %s "
+                "and extract = %s and extract_date < %s order by extract_date desc, load_id desc limit 1",
+                (ext.system, ext.name, extract_date))
+    hit = cur.fetchone()
+    return hit[:3] if hit and hit[3] == sha else None
 
 
 # ---------------------------------------------------------------- entry point
@@ -384,6 +405,19 @@ def ingest_extract(target: PgTarget, sources: Path, system: str, extract_name: s
                             (res.load_id,))
                 res.quarantined_by_rule = dict(cur.fetchall())
                 res.threshold_breached = res.rows_in > 0 and res.rows_quarantined / res.rows_in > threshold
+                log.info("%s/%s/%s: %s", system, extract_date, ext.file, res.reason)
+                return res
+            resent = _resent_of(cur, ext, extract_date, sha)
+            if resent is not None:
+                res.status, res.resent_of, res.rows_in = "resent", resent[0], resent[1]
+                res.rows_resent = res.rows_in
+                res.reason = (f"byte-identical to the {resent[2]} delivery (load {resent[0]}): a re-send adds nothing")
+                cur.execute("select 1 from audit.file_audit where system = %s and extract = %s and extract_date = %s "
+                            "and sha256 = %s and status = 'resent'", (system, extract_name, extract_date, sha))
+                if cur.fetchone() is None:
+                    res.duration_s = round(time.monotonic() - t0, 3)
+                    _record_audit(cur, res, sha, run_id, started, entry=entry)
+                    conn.commit()
                 log.info("%s/%s/%s: %s", system, extract_date, ext.file, res.reason)
                 return res
             cur.execute(

@@ -11,7 +11,7 @@ from welfare.settings import PgTarget
 def load_rows(target: PgTarget, system: str | None = None, extract_date: date | None = None) -> list[dict]:
     sql = """
         select system, extract_date, file_name, status, rows_in, rows_loaded, rows_quarantined, rows_rejected,
-               quarantined_by_rule, threshold_breached, reason, duration_s
+               rows_resent, quarantined_by_rule, threshold_breached, reason, duration_s
         from audit.file_audit
         where (%(system)s::text is null or system = %(system)s)
           and (%(d)s::date is null or extract_date = %(d)s)
@@ -27,17 +27,17 @@ def format_rows(rows: list[dict]) -> str:
     if not rows:
         return "(no files loaded or rejected)"
     head = (f"{'date':<10}  {'system':<6}  {'file':<28} {'status':<9} {'in':>8} {'loaded':>8} {'quarant.':>8} "
-            f"{'reject.':>8}  top rules / reason")
+            f"{'reject.':>8} {'re-sent':>8}  top rules / reason")
     lines = [head, "-" * len(head)]
     for r in rows:
         rules = sorted((r["quarantined_by_rule"] or {}).items(), key=lambda kv: -kv[1])[:3]
         why = ", ".join(f"{k} {v}" for k, v in rules)
-        if r["status"] == "rejected" or r["threshold_breached"]:
+        if r["status"] in ("rejected", "resent") or r["threshold_breached"]:
             why = (why + "; " if why else "") + (r["reason"] or "")
         flag = "BREACHED" if r["threshold_breached"] else r["status"]
         lines.append(
             f"{r['extract_date']!s:<10}  {r['system']:<6}  {r['file_name']:<28} {flag:<9} {r['rows_in']:>8} "
-            f"{r['rows_loaded']:>8} {r['rows_quarantined']:>8} {r['rows_rejected']:>8}  {why}")
+            f"{r['rows_loaded']:>8} {r['rows_quarantined']:>8} {r['rows_rejected']:>8} {r['rows_resent']:>8}  {why}")
     return "\n".join(lines)
 
 

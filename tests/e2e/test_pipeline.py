@@ -11,29 +11,29 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from welfare import db
+from contract_reader import current_state, ground_truth, quarantined_rows, rejected_files
+from welfare import contract, db
 from welfare.cli import main as welfare
 from welfare.generate import GenerateOptions, generate
+from welfare.generate.drops import parse_drops
 from welfare.thai import fiscal_year_window, parse_be_date
 
 pytestmark = pytest.mark.e2e
-DROPS = [date(2021, 9, 28), date(2021, 9, 29), date(2021, 9, 30)]
-PLANTED_RATES = "national_id=0.02,be_year=0.01,date_invalid=0.01,area_code=0.01,required=0.01,enum=0.01"
+DROP_SPEC = "2021-09-27,2021-09-28,2021-09-29,2021-09-30=2021-09-29"
+DROPS, RESENDS = parse_drops(DROP_SPEC)
+SCALE = 0.004
 
 
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sources")
-    generate(GenerateOptions(out=out, scale=0.03, seed=7, drops=DROPS, defects=PLANTED_RATES))
+    generate(GenerateOptions(out=out, scale=SCALE, seed=7, drops=DROPS, resends=RESENDS, defects="default"))
     return out
 
 
 @pytest.fixture(scope="module")
-def first_run(warehouse, sources, monkeypatch_module):
-    # Planted rates are above the 5% default on purpose here; the threshold has its own test.
-    monkeypatch_module.setenv("WELFARE_QUARANTINE_THRESHOLD", "0.5")
-    code = welfare(["run", "--sources", str(sources)])
-    return code
+def first_run(warehouse, sources):
+    return welfare(["run", "--sources", str(sources)])
 
 
 @pytest.fixture(scope="module")
@@ -49,45 +49,12 @@ def query(target, sql, params=None):
         return cur.fetchall()
 
 
-def truth(sources: Path) -> list[dict]:
-    return json.loads((sources / "ground_truth.json").read_text(encoding="utf-8"))["planted"]
-
-
-def read_csv(path: Path) -> list[dict]:
-    from welfare import contract
-
-    ext = next(e for e in contract.systems()["msdhs"].extracts.values() if e.file == path.name)
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        rows = list(csv.reader(f))
-    names = [ext.header_map[h] for h in rows[0]]
-    return [dict(zip(names, r, strict=True)) for r in rows[1:]]
+def truth(sources: Path) -> dict:
+    return ground_truth(sources)
 
 
 def current_orgs(sources: Path) -> list[dict]:
-    """The organisations registry as the contract defines its current state, from the files alone."""
-    bad = defaultdict(set)
-    for p in truth(sources):
-        bad[(p["extract_date"], p["file"])].add(p["row"])
-    history: dict[str, list[tuple[date, dict]]] = defaultdict(list)
-    latest = DROPS[-1]
-    latest_rows = []
-    for d in DROPS:
-        rows = read_csv(sources / "msdhs" / d.isoformat() / "organizations.csv")
-        for i, r in enumerate(rows, start=1):
-            if i in bad[(d.isoformat(), "organizations.csv")]:
-                if d == latest:
-                    latest_rows.append(("quarantined", r))
-                continue
-            history[r["org_id"]].append((d, r))
-            if d == latest:
-                latest_rows.append(("valid", r))
-    out = []
-    for status, r in latest_rows:
-        if status == "valid":
-            out.append(r)
-        elif r["org_id"] and history.get(r["org_id"]):  # stale: the last valid version stands
-            out.append(history[r["org_id"]][-1][1])
-    return out
+    return current_state(sources, "msdhs", "organizations", truth(sources))
 
 
 def expected_counts(orgs: list[dict], fy: int) -> dict[str, dict[str, int]]:
@@ -107,8 +74,17 @@ def expected_counts(orgs: list[dict], fy: int) -> dict[str, dict[str, int]]:
     return result
 
 
-def test_run_succeeds(first_run):
-    assert first_run == 0
+def test_the_run_fails_exactly_on_the_planted_rejected_files(first_run, warehouse, sources):
+    """Rejected files fail their DAG run and `welfare run`; everything else still loads and builds."""
+    assert first_run == 3  # completed, with data problems to report
+    rows = query(warehouse, "select system, extract_date::text, file_name, reason from audit.file_audit "
+                            "where status = 'rejected'")
+    planted = {p["file"] + "@" + p["extract_date"]: p["rule"] for p in truth(sources)["planted"] if p["row"] is None}
+    got = {f"{f}@{d}": reason for _, d, f, reason in rows if d not in truth(sources)["resends"]}
+    assert set(got) == set(planted)
+    for name, rule in planted.items():
+        assert got[name].startswith(f"[{rule}]"), (name, got[name])
+    assert query(warehouse, "select count(*) from marts.kpi_values")[0][0] > 0
 
 
 def test_s2_1_and_s2_2_match_an_independent_computation(first_run, warehouse, sources):
@@ -131,43 +107,64 @@ def test_s2_1_and_s2_2_match_an_independent_computation(first_run, warehouse, so
 def test_every_planted_defect_is_quarantined_with_its_rule(first_run, warehouse, sources):
     rows = query(warehouse, "select extract_date::text, source_file, row_no, rules from audit.quarantine")
     quarantined = {(d, f, r): rules for d, f, r, rules in rows}
-    planted = truth(sources)
-    assert planted, "the generator planted nothing"
-    assert {p["defect"] for p in planted} >= {"national_id", "area_code", "required", "enum"}
+    t = truth(sources)
+    planted = [p for p in t["planted"] if (p["extract_date"], p["file"], p["row"]) in quarantined_rows(t)]
+    assert {p["defect"] for p in planted} >= {"national_id", "be_year", "date_invalid", "area_code", "required",
+                                              "enum", "negative_amount", "duplicate_key"}
     for p in planted:
         key = (p["extract_date"], p["file"], p["row"])
         assert key in quarantined, p
         assert p["rule"] in quarantined[key], (p, quarantined[key])
     # and nothing else: every quarantined row is one the generator planted
-    assert set(quarantined) == {(p["extract_date"], p["file"], p["row"]) for p in planted}
+    assert set(quarantined) == quarantined_rows(t)
 
 
 def test_quarantine_messages_name_file_row_and_rule(first_run, warehouse):
-    rows = query(warehouse, "select source_file, row_no, rule, message, record from audit.quarantine")
-    for f, r, rule, msg, record in rows:
-        assert f"row {r} of msdhs/" in msg and f in msg and f"[rule {rule}]" in msg
+    rows = query(warehouse, "select system, extract_date::text, source_file, row_no, rule, message, record "
+                            "from audit.quarantine")
+    assert rows
+    for system, d, f, r, rule, msg, record in rows:
+        assert msg.startswith(f"row {r} of {system}/{d}/{f}: ") and f"[rule {rule}]" in msg
         assert isinstance(record, dict) and record
 
 
-def test_rows_in_equal_loaded_plus_quarantined(first_run, warehouse, sources):
-    rows = query(warehouse, "select extract_date::text, file_name, rows_in, rows_loaded, rows_quarantined, "
-                            "rows_rejected from audit.file_audit")
-    assert len(rows) == 2 * len(DROPS)
-    for d, f, n, loaded, quarantined, rejected in rows:
-        manifest = json.loads((sources / "msdhs" / d / "_manifest.json").read_text())
-        assert n == next(e["rows"] for e in manifest["files"] if e["name"] == f)
-        assert n == loaded + quarantined + rejected and rejected == 0
-        raw = query(warehouse, f"select count(*) from raw.msdhs__{f.removesuffix('.csv')} "
-                               "where _extract_date = %s", (d,))[0][0]
-        q = query(warehouse, "select count(*) from audit.quarantine where extract_date = %s and source_file = %s",
-                  (d, f))[0][0]
-        assert (raw, q) == (loaded, quarantined)
+def test_rows_in_equal_loaded_plus_quarantined_for_every_file(first_run, warehouse, sources):
+    audit = {(s, d, f): rest for s, d, f, *rest in query(
+        warehouse, "select system, extract_date::text, file_name, status, rows_in, rows_loaded, rows_quarantined, "
+                   "rows_rejected, rows_resent from audit.file_audit")}
+    t = truth(sources)
+    delivered = 0
+    earlier: dict[tuple[str, str], set[str]] = defaultdict(set)  # (system, file) -> sha256 delivered before
+    for m in sorted(sources.glob("*/*/_manifest.json"), key=lambda m: (m.parent.name, m.parent.parent.name)):
+        system, d = m.parent.parent.name, m.parent.name
+        for e in json.loads(m.read_text())["files"]:
+            status, n, loaded, quarantined, rejected, resent = audit[(system, d, e["name"])]
+            assert n == loaded + quarantined + rejected + resent
+            delivered += 1
+            if (system, t["resends"].get(d, d), e["name"]) in rejected_files(t):  # a re-sent reject: rejected
+                assert status == "rejected" and rejected == n and loaded == quarantined == 0
+                continue
+            assert n == e["rows"]
+            seen_before = e["sha256"] in earlier[(system, e["name"])]
+            earlier[(system, e["name"])].add(e["sha256"])
+            if d in t["resends"] or status == "resent":
+                # the same bytes as an earlier delivery (a re-sent drop, or a registry unchanged overnight)
+                assert seen_before and status == "resent" and resent == n and loaded == quarantined == 0
+                continue
+            assert status == "loaded"
+            name = e["name"].rsplit(".", 1)[0]
+            raw = query(warehouse, f"select count(*) from raw.{system}__{name} where _extract_date = %s", (d,))[0][0]
+            q = query(warehouse, "select count(*) from audit.quarantine where extract_date = %s and system = %s "
+                                 "and source_file = %s", (d, system, e["name"]))[0][0]
+            assert (raw, q) == (loaded, quarantined)
+            assert q == sum(1 for (qd, qf, _) in quarantined_rows(t) if (qd, qf) == (d, e["name"]))
+    assert delivered == len(audit)
 
 
 def _fingerprint(target) -> dict:
     out = {}
-    for table in ("raw.msdhs__organizations", "raw.msdhs__volunteers", "audit.quarantine",
-                  "audit.load_ledger", "audit.file_audit"):
+    tables = [f"raw.{e.qualified_name}" for sysdef in contract.systems().values() for e in sysdef.extracts.values()]
+    for table in [*tables, "audit.quarantine", "audit.load_ledger", "audit.file_audit"]:
         out[table] = query(target, f"select count(*) from {table}")[0][0]
     out["kpi"] = query(target, "select kpi_code, fiscal_year, area_code, value from marts.kpi_values "
                                "order by 1, 2, 3")
@@ -176,7 +173,7 @@ def _fingerprint(target) -> dict:
 
 def test_second_run_changes_nothing(first_run, warehouse, sources):
     before = _fingerprint(warehouse)
-    assert welfare(["run", "--sources", str(sources)]) == 0
+    assert welfare(["run", "--sources", str(sources)]) == 3  # the planted rejections are still rejected
     assert _fingerprint(warehouse) == before
 
 
@@ -189,18 +186,17 @@ def test_kpis_csv_export(first_run, warehouse, tmp_path):
     assert len(rows) - 1 == query(warehouse, "select count(*) from marts.kpi_values")[0][0]
 
 
-def test_a_breached_threshold_fails_the_run_after_loading_what_passed(first_run, warehouse, sources,
-                                                                      monkeypatch_module, tmp_path):
-    # A new drop with many bad rows, run with the default 5% threshold.
+def test_a_breached_threshold_fails_the_run_after_loading_what_passed(first_run, warehouse, tmp_path):
+    # A new drop with many bad national ids, run with the default 5% threshold.
     out = tmp_path / "bad"
-    generate(GenerateOptions(out=out, scale=0.03, seed=8, drops=[date(2021, 10, 1)],
-                             defects="national_id=0.2,area_code=0.1"))
-    monkeypatch_module.delenv("WELFARE_QUARANTINE_THRESHOLD")
-    assert welfare(["run", "--sources", str(out)]) == 1
-    rows = query(warehouse, "select file_name, threshold_breached, rows_loaded from audit.file_audit "
+    generate(GenerateOptions(out=out, scale=SCALE, seed=8, drops=[date(2021, 10, 1)], defects="national_id=0.2"))
+    assert welfare(["run", "--sources", str(out)]) == 3
+    rows = query(warehouse, "select file_name, threshold_breached, rows_loaded, rows_quarantined from audit.file_audit "
                             "where extract_date = '2021-10-01'")
-    assert rows and all(b for _, b, _ in rows)
-    assert all(n > 0 for _, _, n in rows)  # what passed was loaded
+    by_file = {f: (b, loaded, q) for f, b, loaded, q in rows}
+    assert by_file["target_persons.csv"][0] and by_file["allowance_payments.jsonl"][0]
+    assert by_file["target_persons.csv"][1] > 0  # what passed was loaded
+    assert not by_file["villages.csv"][0] and by_file["villages.csv"][2] == 0  # no national id: untouched
 
 
 def test_data_docs_written(first_run, welfare_home):

@@ -18,11 +18,10 @@ import numpy as np
 
 from welfare.generate.msdhs import Person, card_rows
 from welfare.generate.province import POOR_SHARE_BY_YEAR, POVERTY_LINE, Province, age_on, poor_threshold_mu, years_after
-from welfare.generate.render import month_of, month_start, rng_for
+from welfare.generate.render import month_of, rng_for
 
 INCOME_SIGMA = 0.55
 SURVEY_YEARS = (2560, 2561, 2562, 2563, 2564)
-ELDERLY_BANDS = ((90, 1000), (80, 800), (70, 700), (60, 600))
 
 
 def survey_day(year: int) -> int:
@@ -51,19 +50,6 @@ class Recipient:
     lao_code: str
     early: int = 0      # planted: paid this many months before turning 60
     after_death: int = 0  # planted: paid this many months after the month of death
-
-
-def elderly_amount(p: Province, i: int, m: int) -> int:
-    age = age_on(int(p.birth[i]), month_start(m))
-    for lo, amount in ELDERLY_BANDS:
-        if age >= lo:
-            return amount
-    return 600  # a planted under-60 payment is paid at the lowest band
-
-
-def disability_amount(p: Province, i: int, m: int) -> int:
-    young = age_on(int(p.birth[i]), month_start(m)) < 18
-    return 1000 if young and m >= 2020 * 12 + 9 else 800
 
 
 def lao_of(p: Province, i: int) -> str:
@@ -207,7 +193,8 @@ def _plant_person_defects(p: Province, persons: list[Person], recipients: list[R
             t.protected = True
     # Deleted at the source between nights: a few records of the small groups only.
     if len(drops) > 1:
-        pool = [t for t in persons if not t.protected and t.i not in {r.i for r in recipients}
+        paid = {r.i for r in recipients}
+        pool = [t for t in persons if not t.protected and t.i not in paid
                 and set(t.groups) <= {"YOUTH", "WOMEN", "FAMILY", "HOMELESS"} and t.registered < drops[0]]
         for k in range(1, len(drops)):
             for t in rng.sample(pool, min(len(pool), max(1, len(persons) // 2000))):

@@ -38,6 +38,7 @@ def fy_end(fy: int) -> int:
     return date(fy - 543, 9, 30).toordinal()
 
 
+@cache
 def month_start(m: int) -> int:
     """Ordinal of the first day of month index m (= year * 12 + month - 1)."""
     return date(m // 12, m % 12 + 1, 1).toordinal()

@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from welfare.contract import Extract
 from welfare.generate.people import invalid_national_id
 
 FLUSH_ITEMS = 16384
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
 TWIN_TEXT_COLUMNS = {"name", "title", "course", "first_name", "last_name", "village_name"}
 
 
@@ -303,7 +305,7 @@ def json_cell(v) -> str:
     if v is False:
         return "false"
     if isinstance(v, str):
-        if '"' in v or "\\" in v or any(ord(ch) < 32 for ch in v):
+        if _NEEDS_ESCAPE.search(v):
             return json.dumps(v, ensure_ascii=False)
         return '"' + v + '"'
     if isinstance(v, int | float):

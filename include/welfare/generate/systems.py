@@ -14,22 +14,16 @@ from datetime import date
 import numpy as np
 
 from welfare.generate import msdhs as ms
-from welfare.generate.province import POVERTY_LINE, RELATIONS, SEXES, Province
-from welfare.generate.registry import (
-    SURVEY_YEARS,
-    Registry,
-    disability_amount,
-    elderly_amount,
-    income_per_head,
-    survey_day,
-)
-from welfare.generate.render import be, fy_start, iso, month_start, period, rng_for
+from welfare.generate.province import POVERTY_LINE, RELATIONS, SEXES, Province, years_after
+from welfare.generate.registry import SURVEY_YEARS, Registry, income_per_head, survey_day
+from welfare.generate.render import be, fy_start, iso, month_of, month_start, period, rng_for
 from welfare.generate.sink import ExtractWriter
 from welfare.thai import fiscal_year_of
 
 WriterFor = Callable[..., ExtractWriter | None]
 BMN_RESULTS = ["ผ่าน", "ไม่ผ่าน", "ไม่เกี่ยวข้อง"]
 INCOME_INDICATOR = 23
+N_PATTERNS = 2048
 
 
 def window(drops: list[int], k: int) -> tuple[int, int]:
@@ -134,21 +128,27 @@ class Cdd:
             self._bmn(writer)
 
     def _bmn(self, writer: WriterFor) -> None:
+        """Households, members and 31 indicator results per household, for every survey year so far.
+
+        Rendered straight to CSV text (no value needs quoting); a row that gets a planted defect
+        goes through cells. Indicator results come from 2,048 random 31-result patterns per year,
+        with indicator 23 (income of at least 38,000 baht a head) set from the household's income.
+        """
         p = self.p
         years = [y for y in SURVEY_YEARS if survey_day(y) < self.drops[0]]
-        wh = writer("bmn_households")
-        wm = writer("bmn_members")
-        wi = writer("bmn_indicators")
-        suffix = [[f"{j + 1},{res}\r\n" for res in BMN_RESULTS] for j in range(31)]
+        wh, wm, wi = writer("bmn_households"), writer("bmn_members"), writer("bmn_indicators")
         birth, death, sex = p.birth.tolist(), p.death.tolist(), p.sex.tolist()
         relation, disability = p.relation.tolist(), p.disability.tolist()
         villages = p.geo.villages
+        person: list[str | None] = [None] * p.n
         for year in years:
             sd = survey_day(year)
             income = income_per_head(p, year).tolist()
             grng = np.random.default_rng([p.seed, 61, year])
-            skipped = (grng.random(len(p.households)) < 0.015).tolist()
-            results = grng.choice(3, size=(len(p.households), 31), p=[0.92, 0.05, 0.03]).tolist()
+            skipped = (grng.random(len(p.households)) < 0.005).tolist()
+            patterns = grng.choice(3, size=(N_PATTERNS, 31), p=[0.92, 0.05, 0.03]).tolist()
+            pick = grng.integers(0, N_PATTERNS, size=len(p.households)).tolist()
+            texts = {}
             ys = str(year)
             for h, hh in enumerate(p.households):
                 if skipped[h]:
@@ -157,26 +157,41 @@ class Cdd:
                 if not members:
                     continue
                 head = members[0]
-                total = round(income[h] * len(members), -2)
+                size = len(members)
+                total = round(income[h] * size, -2)
+                code = hh.code
                 if wh is not None:
-                    wh.add([ys, hh.code, villages[hh.village].code, hh.house_no, p.nid[head], str(len(members)),
-                            f"{total:.0f}"])
+                    cells = [ys, code, villages[hh.village].code, hh.house_no, p.nid[head], str(size), f"{total:.0f}"]
+                    if wh.clear_for(1):
+                        wh.add_text(",".join(cells) + "\r\n", 1)
+                    else:
+                        wh.add(cells)
                 if wm is not None:
                     for i in members:
                         rel = "HEAD" if i == head else RELATIONS[relation[i]]
                         if rel == "HEAD" and i != head:  # the designated head died: a relative took over
                             rel = "RELATIVE"
-                        wm.add([ys, hh.code, p.nid[i], p.first[i], p.last[i], SEXES[sex[i]], be(birth[i]), rel,
-                                "Y" if disability[i] else "N"])
+                        frag = person[i]
+                        if frag is None:
+                            frag = person[i] = f"{p.nid[i]},{p.first[i]},{p.last[i]},{SEXES[sex[i]]},{be(birth[i])}"
+                        if wm.clear_for(1):
+                            wm.add_text(f"{ys},{code},{frag},{rel},{'Y' if disability[i] else 'N'}\r\n", 1)
+                        else:
+                            wm.add([ys, code, *frag.split(","), rel, "Y" if disability[i] else "N"])
                 if wi is not None:
-                    res = results[h]
-                    res[INCOME_INDICATOR - 1] = 0 if total / len(members) >= POVERTY_LINE else 1
+                    poor = total / size < POVERTY_LINE
+                    key = (pick[h], poor)
+                    text = texts.get(key)
+                    if text is None:
+                        res = list(patterns[pick[h]])
+                        res[INCOME_INDICATOR - 1] = 1 if poor else 0
+                        text = texts[key] = "".join(f"\x00{j + 1},{BMN_RESULTS[r]}\r\n" for j, r in enumerate(res))
                     if wi.clear_for(31):
-                        prefix = f"{ys},{hh.code},"
-                        wi.add_text("".join([prefix + suffix[j][r] for j, r in enumerate(res)]), 31)
+                        wi.add_text(text.replace("\x00", f"{ys},{code},"), 31)
                     else:
-                        for j, r in enumerate(res):
-                            wi.add([ys, hh.code, str(j + 1), BMN_RESULTS[r]])
+                        for line in text.split("\r\n")[:-1]:
+                            no, result = line[1:].split(",")
+                            wi.add([ys, code, no, result])
 
 
 # ---------------------------------------------------------------------------- lao
@@ -254,74 +269,93 @@ def write_payments(p: Province, reg: Registry, drops: list[int], writers: list[E
 
     A payment goes to the first drop made after its paid_on; one paid on or after
     the last drop date is not delivered yet. A few payments of each later night
-    are corrections of an earlier one (the amount put right).
+    are corrections of an earlier one (the amount put right). Rows are rendered
+    straight to JSON text; only a row that gets a planted defect goes through cells.
     """
     rng = np.random.default_rng([p.seed, 62])
     prng = rng_for(p.seed, "payments")
     seq = 0
     string_laos = string_amount_laos(p)
     lao_by_code = {a.lao_code: a for a in p.geo.authorities}
-    corrections: list[list[str]] = [[] for _ in drops]
+    corrections: list[list[list]] = [[] for _ in drops]
     dup_gap = (1.0 / duplicate_rate) if duplicate_rate > 0 else 0
     next_dup = int(prng.expovariate(1.0) * dup_gap) + 1 if dup_gap else -1
+    first_drop, n_drops = drops[0], len(drops)
     for r in reg.recipients:
         i = r.i
-        nid = p.nid[i]
-        lao = r.lao_code
+        nid, lao, kind = p.nid[i], r.lao_code, r.kind
         as_string = lao in string_laos
-        months = list(range(r.start, r.end + 1 + r.after_death))
+        mid = f'","lao_code":"{lao}","national_id":"{nid}","allowance_type":"{kind}","period":"'
+        birth = int(p.birth[i])
+        if kind == "ELDERLY":
+            m70, m80, m90 = (first_month_aged(birth, y) for y in (70, 80, 90))
+        elif kind == "DISABILITY":
+            m18 = first_month_aged(birth, 18)
+        months = range(r.start, r.end + 1 + r.after_death)
         days = rng.integers(1, 11, size=len(months)).tolist()
         late = (rng.random(len(months)) < 0.1).tolist()
         for n_m, m in enumerate(months):
-            first = month_start(m)
             day = days[n_m] if not late[n_m] else 10 + days[n_m] + int(days[n_m] * 1.7)
-            paid_on = first + min(day, 28) - 1
-            k = bisect.bisect_right(drops, paid_on)
-            if k >= len(drops):
+            paid_on = month_start(m) + min(day, 28) - 1
+            k = 0 if paid_on < first_drop else bisect.bisect_right(drops, paid_on)
+            if k >= n_drops:
                 continue
-            w = writers[k]
-            if r.kind == "ELDERLY":
-                amount = elderly_amount(p, i, m)
-            elif r.kind == "DISABILITY":
-                amount = disability_amount(p, i, m)
+            if kind == "ELDERLY":
+                amount = 1000 if m >= m90 else 800 if m >= m80 else 700 if m >= m70 else 600
+            elif kind == "DISABILITY":
+                amount = 1000 if m < m18 and m >= DISABILITY_1000_FROM else 800
             else:
                 amount = 500
             seq += 1
-            pid = f"PAY{seq:010d}"
+            w = writers[k]
+            if w is None:
+                continue
             improper = None
             if r.early and n_m < r.early:
                 improper = "underage_elderly"
             elif r.after_death and m > r.end:
                 improper = "paid_after_death"
-            if w is None:
-                continue
-            corrected = k + 1 < len(drops) and prng.random() < 0.0005 and not improper
+            corrected = k + 1 < n_drops and not improper and prng.random() < 0.0005
+            duplicate = 0 < next_dup <= seq and not improper
             shown = amount - 100 if corrected else amount
-            cells = [pid, lao, nid, r.kind, period(m), f"{shown}.00" if as_string else shown, iso(paid_on)]
-            duplicate = next_dup > 0 and seq >= next_dup and not improper
-            if improper:
-                row = w.add(cells, protected=True)
-                w.note(row, f"improper:{improper}", improper)
-            else:  # the original of a planted duplicate must stay valid for the duplicate to be improper
-                w.add(cells, protected=duplicate)
+            if improper or duplicate or not w.clear_for(1):
+                cells = [f"PAY{seq:010d}", lao, nid, kind, period(m), f"{shown}.00" if as_string else shown,
+                         iso(paid_on)]
+                # the original of a planted duplicate must stay valid for the duplicate to be improper
+                row = w.add(cells, protected=bool(improper or duplicate))
+                if improper:
+                    w.note(row, f"improper:{improper}", improper)
+            else:
+                amt = f'"{shown}.00"' if as_string else shown
+                w.add_text(f'{{"payment_id":"PAY{seq:010d}{mid}{period(m)}","amount":{amt},'
+                           f'"paid_on":"{iso(paid_on)}"}}\n', 1)
             if corrected:
-                ck = prng.randrange(k + 1, len(drops))
-                corrections[ck].append([pid, lao, nid, r.kind, period(m), f"{amount}.00" if as_string else amount,
-                                        iso(paid_on)])
+                corrections[prng.randrange(k + 1, n_drops)].append(
+                    [f"PAY{seq:010d}", lao, nid, kind, period(m), f"{amount}.00" if as_string else amount,
+                     iso(paid_on)])
             if duplicate:
                 next_dup = seq + int(prng.expovariate(1.0) * dup_gap) + 1
                 other = _other_authority(p, lao_by_code[lao], prng)
                 dup_paid = paid_on + prng.randint(1, 15)
                 dk = bisect.bisect_right(drops, dup_paid)
-                if dk < len(drops) and writers[dk] is not None:
+                if dk < n_drops and writers[dk] is not None:
                     seq += 1
-                    row = writers[dk].add([f"PAY{seq:010d}", other, nid, r.kind, period(m), amount, iso(dup_paid)],
+                    row = writers[dk].add([f"PAY{seq:010d}", other, nid, kind, period(m), amount, iso(dup_paid)],
                                           protected=True)
                     writers[dk].note(row, "improper:duplicate_payment", "duplicate_payment")
     for k, rows in enumerate(corrections):
         if writers[k] is not None:
             for cells in rows:
                 writers[k].add(cells, protected=True)
+
+
+DISABILITY_1000_FROM = 2020 * 12 + 9  # October 2020: 1,000 baht for persons under 18
+
+
+def first_month_aged(birth: int, years: int) -> int:
+    """The first month on whose first day a person born on ``birth`` is ``years`` old."""
+    day = years_after(birth, years)
+    return month_of(day) + (0 if date.fromordinal(day).day == 1 else 1)
 
 
 def _other_authority(p: Province, a, rng) -> str:
