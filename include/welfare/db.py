@@ -90,6 +90,10 @@ alter table audit.file_audit add column if not exists manifest_sha256 text;
 -- A file re-sent byte for byte under a later date adds nothing: its rows are counted as re-sent,
 -- pointing at the load that holds them.
 alter table audit.file_audit add column if not exists rows_resent bigint not null default 0;
+-- where the time of a load went (seconds): landing (checks and COPY), validation (GX), publish
+alter table audit.file_audit add column if not exists landing_s numeric;
+alter table audit.file_audit add column if not exists validation_s numeric;
+alter table audit.file_audit add column if not exists publish_s numeric;
 alter table audit.file_audit add column if not exists resent_of bigint references audit.load_ledger (load_id);
 alter table audit.file_audit drop constraint if exists file_audit_check;
 alter table audit.file_audit drop constraint if exists file_audit_rows_check;

@@ -62,6 +62,9 @@ class FileResult:
     reason: str | None = None
     load_id: int | None = None
     duration_s: float = 0.0
+    landing_s: float | None = None     # checks and COPY into the landing table
+    validation_s: float | None = None  # the Great Expectations suite, every failing row fetched
+    publish_s: float | None = None     # typed rows into raw, quarantine, ledger: one transaction
 
     @property
     def failed(self) -> bool:
@@ -324,12 +327,14 @@ def _record_audit(cur, res: FileResult, sha: str | None, run_id: str | None, sta
         """insert into audit.file_audit (load_id, run_id, system, extract, extract_date, file_name, sha256, status,
                rows_in, rows_loaded, rows_quarantined, rows_rejected, rows_resent, resent_of, quarantined_by_rule,
                threshold_breached, reason, kept_at, started_at, finished_at, duration_s, manifest_rows,
-               manifest_sha256)
-           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now(), %s, %s, %s)""",
+               manifest_sha256, landing_s, validation_s, publish_s)
+           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now(), %s, %s, %s,
+                   %s, %s, %s)""",
         (res.load_id, run_id, res.system, res.extract, res.extract_date, res.file_name, sha, res.status,
          res.rows_in, res.rows_loaded, res.rows_quarantined, res.rows_rejected, res.rows_resent, res.resent_of,
          json.dumps(res.quarantined_by_rule), res.threshold_breached, res.reason, kept_at, started,
-         res.duration_s, (entry or {}).get("rows"), (entry or {}).get("sha256")),
+         res.duration_s, (entry or {}).get("rows"), (entry or {}).get("sha256"), res.landing_s, res.validation_s,
+         res.publish_s),
     )
 
 
@@ -463,11 +468,16 @@ def ingest_extract(target: PgTarget, sources: Path, system: str, extract_name: s
             if ext.format == "jsonl":
                 jsonl_drift(cur, ext, table, path)
             res.rows_in = n
+            res.landing_s = round(time.monotonic() - t0, 3)
+            t_val = time.monotonic()
             failures, rules = validate(target, ext, table, run_label=f"{system}.{extract_name}.{extract_date}")
             if ext.format == "jsonl":
                 failures = _not_json_failures(cur, table) + failures
+            res.validation_s = round(time.monotonic() - t_val, 3)
+            t_pub = time.monotonic()
             load_id, loaded, quarantined, by_rule = _publish(
                 cur, ext, table, extract_date, ext.file, sha, n, failures, rules)
+            res.publish_s = round(time.monotonic() - t_pub, 3)
             res.status = "loaded"
             res.load_id, res.rows_loaded, res.rows_quarantined = load_id, loaded, quarantined
             res.quarantined_by_rule = by_rule
