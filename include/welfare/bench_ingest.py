@@ -4,7 +4,7 @@ Both run in the same invocation, on the same embedded cluster, in a fresh databa
 each, over the same files (read once beforehand, so both find them in the page cache):
 
 - floor: one `psql` that `\\copy`s every file into an unindexed table shaped like the
-  file (CSV: a text column per header label, with the file's encoding; JSON lines:
+  file (CSV: a text column per column, with the file's encoding; JSON lines:
   one jsonb column, the plain way to load JSON);
 - ingest: `welfare.ingest.ingest_extract` for every extract of the drop, one after the
   other, as the DAG tasks run them (manifest check, COPY, Great Expectations, publish).
@@ -50,11 +50,11 @@ def floor_script(sources: Path, day: date) -> str:
     for system, name, ext, path in _files(sources, day):
         table = f"floor.{system}__{name}"
         if ext.format == "jsonl":
-            lines.append(f"create table {table} (doc jsonb);")
+            lines.append(f"create table {table} (doc jsonb) with (autovacuum_enabled = false);")
             lines.append(f"\\copy {table} from '{path}' with (format csv, quote e'\\x01', delimiter e'\\x02')")
         else:
-            cols = ", ".join(f'"{c.header}" text' for c in ext.columns)
-            lines.append(f"create table {table} ({cols});")
+            cols = ", ".join(f'"{c.name}" text' for c in ext.columns)
+            lines.append(f"create table {table} ({cols}) with (autovacuum_enabled = false);")
             lines.append(f"\\copy {table} from '{path}' with (format csv, header true, encoding '{PG_ENC[ext.encoding]}')")
     return "create schema floor;\n" + "\n".join(lines) + "\n"
 

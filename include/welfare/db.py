@@ -110,22 +110,45 @@ def raw_table(ext: Extract) -> str:
     return f"raw.{ext.qualified_name}"
 
 
+def raw_partition(ext: Extract, load_id: int) -> str:
+    """The partition of ``raw.<system>__<extract>`` that holds one load (one delivered file)."""
+    return f"{raw_table(ext)}__l{load_id}"
+
+
 def raw_ddl(ext: Extract) -> str:
+    """Every delivery of an extract, partitioned by load: a load's rows are written once, into a
+    partition created in the same transaction (no index, no per-row foreign-key check; with
+    ``wal_level = minimal`` not even WAL), and a delivery can be dropped whole."""
     cols = ",\n    ".join(f"{q(c.name)} {SQL_TYPES[c.type]}" for c in ext.columns)
     return f"""
 create table if not exists {raw_table(ext)} (
-    _load_id      bigint not null references audit.load_ledger (load_id),
+    _load_id      bigint not null,
     _system       text not null,
     _extract      text not null,
     _extract_date date not null,
     _source_file  text not null,
     _row_no       bigint not null,
     _loaded_at    timestamptz not null default now(),
-    {cols},
-    primary key (_load_id, _row_no)
-);
+    {cols}
+) partition by list (_load_id);
 comment on table {raw_table(ext)} is {sql_literal(f"{ext.system}.{ext.name} ({ext.kind}): {ext.description}")};
 """
+
+
+def _migrate_unpartitioned(cur) -> None:
+    """A raw table from before partitioning becomes the default partition of the new one."""
+    for system in contract.systems().values():
+        for ext in system.extracts.values():
+            name = ext.qualified_name
+            cur.execute("select c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                        "where n.nspname = 'raw' and c.relname = %s", (name,))
+            row = cur.fetchone()
+            if row and row[0] == "r":
+                cur.execute(f"alter table raw.{name} rename to {name}__unpartitioned")
+                cur.execute(f"alter table raw.{name}__unpartitioned drop constraint if exists {name}_pkey")
+                cur.execute(f"alter table raw.{name}__unpartitioned drop constraint if exists {name}__load_id_fkey")
+                cur.execute(raw_ddl(ext))
+                cur.execute(f"alter table raw.{name} attach partition raw.{name}__unpartitioned default")
 
 
 def sql_literal(s: str) -> str:
@@ -177,5 +200,7 @@ def bootstrap(dsn: str) -> None:
     """Create (if missing) every schema, function and raw table the ingest needs."""
     with connect(dsn) as conn, conn.cursor() as cur:
         cur.execute("select pg_advisory_xact_lock(hashtext('welfare.bootstrap'))")
+        cur.execute("create schema if not exists raw")
+        _migrate_unpartitioned(cur)
         cur.execute(bootstrap_sql())
         conn.commit()

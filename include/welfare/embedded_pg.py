@@ -192,6 +192,10 @@ class EmbeddedWarehouse:
             "work_mem = 64MB\n"
             "maintenance_work_mem = 512MB\n"
             "max_wal_size = 4GB\n"
+            # a single-node warehouse: rows written into a table created in the same transaction
+            # (each load's raw partition) need no WAL; durability comes at commit (fsync)
+            "wal_level = minimal\n"
+            "max_wal_senders = 0\n"
             "checkpoint_timeout = 15min\n"
             "timezone = 'Asia/Bangkok'\n"
             "log_timezone = 'Asia/Bangkok'\n"

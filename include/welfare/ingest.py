@@ -173,7 +173,8 @@ def _landing_name(ext: Extract) -> str:
 
 def land_csv(cur, ext: Extract, path: Path, columns: list[str], table: str) -> int:
     cols = ", ".join(f"{q(c)} text" for c in columns)
-    cur.execute(f"create unlogged table {table} (_row_no bigint generated always as identity, {cols})")
+    cur.execute(f"create unlogged table {table} (_row_no bigint generated always as identity, {cols}) "
+                f"with (autovacuum_enabled = false)")
     copy = (
         f"copy {table} ({', '.join(q(c) for c in columns)}) from stdin with "
         f"(format csv, header true, delimiter {db.sql_literal(ext.delimiter)}, "
@@ -185,14 +186,34 @@ def land_csv(cur, ext: Extract, path: Path, columns: list[str], table: str) -> i
 
 
 def land_jsonl(cur, ext: Extract, path: Path, table: str) -> int:
-    raw = table + "_doc"
-    cur.execute(f"create unlogged table {raw} (_row_no bigint generated always as identity, doc text)")
+    """COPY a JSON-lines file, then unpack it into one text column per contract column.
+
+    Fast path: COPY parses every line as jsonb. If a line is not JSON that COPY fails, and
+    the file is loaded again as text, each line parsed on its own (``util.try_jsonb_object``)
+    so that the bad lines can be quarantined and the rest loaded.
+    """
+    import psycopg2  # not at module level: DAG files import this module when Airflow parses them
+
+    doc = table + "_doc"
     # One line = one field: quote and delimiter are control bytes JSON text never holds raw.
-    with open(path, "rb") as f:
-        cur.copy_expert(
-            f"copy {raw} (doc) from stdin with (format csv, quote e'\\x01', delimiter e'\\x02', encoding 'UTF8')",
-            f, size=1 << 20)
+    copy = f"copy {doc} (doc) from stdin with (format csv, quote e'\\x01', delimiter e'\\x02', encoding 'UTF8')"
+    cur.execute("savepoint land_jsonl")
+    try:
+        cur.execute(f"create unlogged table {doc} (_row_no bigint generated always as identity, doc jsonb) "
+                    f"with (autovacuum_enabled = false)")
+        with open(path, "rb") as f:
+            cur.copy_expert(copy, f, size=1 << 20)
+        parsed = "case when jsonb_typeof(r.doc) = 'object' then r.doc end"
+    except psycopg2.DataError:
+        cur.execute("rollback to savepoint land_jsonl")
+        cur.execute(f"create unlogged table {doc} (_row_no bigint generated always as identity, doc text) "
+                    f"with (autovacuum_enabled = false)")
+        with open(path, "rb") as f:
+            cur.copy_expert(copy, f, size=1 << 20)
+        parsed = "util.try_jsonb_object(r.doc)"
     n = cur.rowcount
+    cur.execute("release savepoint land_jsonl")
+    names = "array[" + sql_list(ext.column_names) + "]::text[]"
     exprs = []
     for c in ext.columns:
         if c.type == "list":
@@ -203,14 +224,15 @@ def land_jsonl(cur, ext: Extract, path: Path, table: str) -> int:
         else:
             exprs.append(f"j.doc ->> '{c.name}' as {q(c.name)}")
     cur.execute(
-        f"create unlogged table {table} as select r._row_no, "
+        f"create unlogged table {table} with (autovacuum_enabled = false) as select r._row_no, "
         f"(j.doc is null) as _not_json, "
-        f"coalesce((select array_agg(k order by k) from jsonb_object_keys(j.doc) k "
-        f" where jsonb_typeof(j.doc) = 'object' and k not in ({sql_list(ext.column_names)})), '{{}}') as _extra_keys, "
+        # keys outside the contract: only rows that have some pay for listing them
+        f"case when (j.doc - {names}) <> '{{}}'::jsonb then "
+        f"array(select k from jsonb_object_keys(j.doc - {names}) k order by k) else '{{}}' end as _extra_keys, "
         + ", ".join(exprs)
-        + f" from {raw} r cross join lateral (select util.try_jsonb_object(r.doc) as doc) j"
+        + f" from {doc} r cross join lateral (select {parsed} as doc) j"
     )
-    cur.execute(f"drop table {raw}")
+    cur.execute(f"drop table {doc}")
     return n
 
 
@@ -304,9 +326,12 @@ def _publish(cur, ext: Extract, table: str, extract_date: date, file_name: str, 
     quarantined = cur.rowcount
     cols = ", ".join(q(c.name) for c in ext.columns)
     typed = ", ".join(db.typed_expr(ext, c) for c in ext.columns)
+    cur.execute(f"create table {db.raw_partition(ext, load_id)} partition of {db.raw_table(ext)} "
+                f"for values in ({int(load_id)})")
     cur.execute(
         f"""
-        insert into {db.raw_table(ext)} (_load_id, _system, _extract, _extract_date, _source_file, _row_no, {cols})
+        insert into {db.raw_partition(ext, load_id)} (_load_id, _system, _extract, _extract_date, _source_file, _row_no,
+                                                    {cols})
         select %s, %s, %s, %s, %s, l._row_no, {typed}
         from {table} l
         where not exists (select 1 from _failure f where f.row_no = l._row_no)

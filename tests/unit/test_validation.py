@@ -22,6 +22,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 ALL_EXTRACTS = [ext for s in contract.systems().values() for ext in s.extracts.values()]
 ORGS = contract.extract("msdhs", "organizations")
+BMN_INDICATORS = contract.extract("cdd", "bmn_indicators")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -170,24 +171,20 @@ def test_rule_names_are_unique_and_suite_has_one_expectation_per_rule(ext):
     assert suite.name == validation.suite_name(ext) == f"{ext.system}.{ext.name}"
     assert len(suite.expectations) == len(rules)
     for rule, exp in zip(rules, suite.expectations, strict=True):
-        assert exp.meta == {"rule": rule.code, "column": rule.column, "rule_name": rule.name}
+        assert exp.meta == {"rule": rule.code, "column": rule.column, "rule_name": rule.name,
+                            "condition": rule.condition}
         assert exp.notes and "%s" not in exp.notes
-        if rule.kind == "match_regex" and validation._native_regex(rule):
-            # every match_regex rule of today's rules.py is in the canonical form
-            assert exp.expectation_type == "expect_column_values_to_match_regex"
-            assert exp.column == rule.column
-            assert exp.regex == "^ *$|" + rule.params["regex"]
-        else:
-            assert exp.expectation_type == "unexpected_rows_expectation"
-            assert "{batch}" in exp.unexpected_rows_query
+        # every rule is an expectation on the rule-results table, selecting the rule's own column
+        assert exp.expectation_type == "unexpected_rows_expectation"
+        assert exp.unexpected_rows_query == f'select _row_no from {{batch}} where "{rule.name}"'
 
 
-def test_every_match_regex_rule_maps_to_the_native_expectation():
-    """A match_regex rule whose condition is not the canonical ``present(c) and c !~ 're'``
-    still validates exactly (as its condition), but loses the native form: notice it here."""
-    rules = [r for ext in ALL_EXTRACTS for r in rules_for(ext) if r.kind == "match_regex"]
-    assert rules
-    assert [r.name for r in rules if not validation._native_regex(r)] == []
+def test_rule_results_are_one_pass_over_the_landing_table():
+    sql = validation.rule_results_sql(BMN_INDICATORS, "landing.x", "landing.x__rules")
+    # one scan for the rules, one aggregate for the keys that repeat
+    assert sql.count("from landing.x as t") == 1 and sql.count("from landing.x group by") == 1
+    for rule in rules_for(BMN_INDICATORS):
+        assert rule.code == "duplicate_key" or rule.condition_on("l") in sql
 
 
 def test_suite_json_round_trips_into_gx():
@@ -374,17 +371,8 @@ def test_range_rule_with_a_huge_number(warehouse_url, engine, schema):
     assert (2, "range:indicator_no") in report.failures
 
 
-def test_no_cap_on_failing_rows(warehouse_url, engine, schema, monkeypatch):
-    """GX returns at most 200 rows per expectation; every failing row must still be reported,
-    for a condition-based rule (enum) and a column-map one (date format) alike."""
-    completed: list[str] = []
-    fetch_all = validation._all_failing_rows
-
-    def spy(engine_, landing, rule):
-        completed.append(rule.name)
-        return fetch_all(engine_, landing, rule)
-
-    monkeypatch.setattr(validation, "_all_failing_rows", spy)
+def test_no_cap_on_failing_rows(warehouse_url, engine, schema):
+    """GX returns at most 200 rows per expectation; every failing row must still be reported."""
     good = good_row(ORGS)
     rows = []
     for i in range(1, 1201):
@@ -406,8 +394,11 @@ def test_no_cap_on_failing_rows(warehouse_url, engine, schema, monkeypatch):
     assert report.rule_counts["date_format:joined_network_on"] == 300
     assert report.rule_counts["required:name"] == 240
     assert {r for r, n in report.failures if n == "enum:sector"} == set(range(3, 1201, 3))
-    # GX capped all three (so the rows came from the rules' own conditions), and only those
-    assert sorted(completed) == ["date_format:joined_network_on", "enum:sector", "required:name"]
+    # the rule-results table is gone with the validation
+    with engine.connect() as conn:
+        left = conn.execute(sa.text("select count(*) from information_schema.tables "
+                                    "where table_schema = :s and table_name like '%__rules'"), {"s": schema}).scalar()
+    assert left == 0
 
 
 def test_clean_landing_and_data_docs(warehouse_url, engine, schema, tmp_path):
