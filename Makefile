@@ -10,7 +10,7 @@ DEMO_SCALE ?= 0.01
 BENCH_DIR := $(WELFARE_HOME)/bench
 BENCH_SCALE ?= 1.0
 
-.PHONY: run test setup bench lint clean-home warehouse-stop
+.PHONY: run test setup bench bench-ingest lint clean-home warehouse-stop
 
 $(UV):
 	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" \
@@ -47,6 +47,14 @@ bench: setup
 
 lint: setup
 	$(VENV)/bin/ruff check include dags tests
+
+## make bench-ingest: the ingest of the benchmark's first drop against a plain psql \copy of the same files
+## (run `make bench` first; long at scale 1.0 while the validation is not yet at its target)
+bench-ingest: setup
+	/usr/bin/time -v -o "$(BENCH_DIR)/ingest.time" \
+	  $(VENV)/bin/python -m welfare.bench_ingest --sources "$(BENCH_DIR)/sources" --json "$(BENCH_DIR)/ingest.json"
+	$(VENV)/bin/python -m welfare.bench ingest --time-file "$(BENCH_DIR)/ingest.time" \
+	  --results "$(BENCH_DIR)/results.json" --extra ingest="$(BENCH_DIR)/ingest.json"
 
 warehouse-stop:
 	-$(VENV)/bin/welfare warehouse stop
