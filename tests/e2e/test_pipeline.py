@@ -161,6 +161,37 @@ def test_rows_in_equal_loaded_plus_quarantined_for_every_file(first_run, warehou
     assert delivered == len(audit)
 
 
+def test_snapshot_deletes_and_increment_corrections_end_in_the_right_current_state(first_run, warehouse, sources):
+    """The staging views against the contract's current state computed from the files alone."""
+    t = truth(sources)
+    tp_ext = contract.extract("msdhs", "target_persons")
+    want_persons = {r["national_id"]: (parse_be_date(r["updated_on"]), r["died_on"] or None)
+                    for r in current_state(sources, "msdhs", "target_persons", t)}
+    got_persons = {nid: (upd, died.strftime("%d/%m/") + str(died.year + 543) if died else None)
+                   for nid, upd, died in query(warehouse, "select national_id, updated_on, died_on "
+                                                          "from staging.stg_msdhs__target_persons")}
+    assert got_persons == want_persons
+    # the check saw a deletion at the source: a person of the first delivery is gone from the state
+    first = {r["national_id"] for r in read_extract_rows(sources, tp_ext, DROPS[0])}
+    assert first - set(want_persons)
+
+    want_pay = {r["payment_id"]: float(r["amount"]) for r in current_state(sources, "lao", "allowance_payments", t)}
+    got_pay = {pid: float(a) for pid, a in query(warehouse, "select payment_id, amount "
+                                                            "from staging.stg_lao__allowance_payments")}
+    assert got_pay == want_pay
+    # and a correction: a payment whose current amount differs from its first delivery
+    pay_ext = contract.extract("lao", "allowance_payments")
+    delivered = {r["payment_id"]: float(r["amount"]) for r in read_extract_rows(sources, pay_ext, DROPS[0])
+                 if isinstance(r["amount"], int | float | str) and str(r["amount"]).lstrip("-").replace(".", "").isdigit()}
+    assert any(want_pay.get(pid) not in (None, amount) for pid, amount in delivered.items())
+
+
+def read_extract_rows(sources: Path, ext, day: date) -> list[dict]:
+    from contract_reader import read_extract
+
+    return read_extract(ext.system, ext.name, sources / ext.system / day.isoformat() / ext.file)
+
+
 def _fingerprint(target) -> dict:
     out = {}
     tables = [f"raw.{e.qualified_name}" for sysdef in contract.systems().values() for e in sysdef.extracts.values()]
