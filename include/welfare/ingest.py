@@ -1,12 +1,13 @@
 """Carry one extract file of one drop from the drop folder into the raw schema.
 
-verify (manifest row count and sha256) -> check the header (encoding, schema
-drift) -> COPY the bytes into a landing table -> validate with Great
-Expectations -> publish in ONE transaction: valid rows typed into raw, failing
-rows into audit.quarantine with their rules, the ledger and the audit row.
-A file whose content was already loaded for that date is skipped: re-sent
-drops and reruns change nothing. A file rejected whole is copied, untouched,
-into ``$WELFARE_HOME/quarantine/files`` with its reason beside it.
+verify (manifest row count and sha256) -> check the header (encoding, schema drift) -> read the
+file once into columns (``welfare.frame``: Arrow's CSV reader, Polars' JSON-lines reader) ->
+evaluate every rule there and run the Great Expectations suite on the rule results -> publish in
+ONE transaction: the ledger row, failing rows into audit.quarantine with their rules and record,
+valid rows typed and streamed by COPY into a new raw partition, and the audit row.
+A file whose content was already loaded for that date is skipped: re-sent drops and reruns change
+nothing. A file rejected whole is copied, untouched, into ``$WELFARE_HOME/quarantine/files`` with
+its reason beside it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from welfare import contract, db
 from welfare.contract import Extract
-from welfare.rules import Rule, q, rules_for, sql_list
+from welfare.rules import Rule, q, rules_for
 from welfare.settings import PgTarget, data_docs_dir, quarantine_dir
 
 log = logging.getLogger(__name__)
@@ -62,9 +63,9 @@ class FileResult:
     reason: str | None = None
     load_id: int | None = None
     duration_s: float = 0.0
-    landing_s: float | None = None     # checks and COPY into the landing table
-    validation_s: float | None = None  # the Great Expectations suite, every failing row fetched
-    publish_s: float | None = None     # typed rows into raw, quarantine, ledger: one transaction
+    landing_s: float | None = None     # checks, and the file read into columns
+    validation_s: float | None = None  # every rule evaluated, the Great Expectations suite on the results
+    publish_s: float | None = None     # ledger, quarantine, typed rows COPYed into raw: one transaction
 
     @property
     def failed(self) -> bool:
@@ -166,131 +167,89 @@ def check_header(ext: Extract, path: Path) -> list[str]:
     return [header_map[lab] for lab in labels]
 
 
-# ---------------------------------------------------------------- landing
-def _landing_name(ext: Extract) -> str:
-    return f"landing.{ext.qualified_name}__{uuid.uuid4().hex[:12]}"
+# ---------------------------------------------------------------- read and validate
+def read_file(ext: Extract, path: Path):
+    """The file as a columnar frame (text as delivered, ``_row_no``); FileRejected if unreadable."""
+    from welfare import frame
 
-
-def land_csv(cur, ext: Extract, path: Path, columns: list[str], table: str) -> int:
-    cols = ", ".join(f"{q(c)} text" for c in columns)
-    cur.execute(f"create unlogged table {table} (_row_no bigint generated always as identity, {cols}) "
-                f"with (autovacuum_enabled = false)")
-    copy = (
-        f"copy {table} ({', '.join(q(c) for c in columns)}) from stdin with "
-        f"(format csv, header true, delimiter {db.sql_literal(ext.delimiter)}, "
-        f"encoding '{PG_ENCODINGS[ext.encoding]}')"
-    )
-    with open(path, "rb") as f:
-        cur.copy_expert(copy, f, size=1 << 20)
-    return cur.rowcount
-
-
-def land_jsonl(cur, ext: Extract, path: Path, table: str) -> int:
-    """COPY a JSON-lines file, then unpack it into one text column per contract column.
-
-    Fast path: COPY parses every line as jsonb. If a line is not JSON that COPY fails, and
-    the file is loaded again as text, each line parsed on its own (``util.try_jsonb_object``)
-    so that the bad lines can be quarantined and the rest loaded.
-    """
-    import psycopg2  # not at module level: DAG files import this module when Airflow parses them
-
-    doc = table + "_doc"
-    # One line = one field: quote and delimiter are control bytes JSON text never holds raw.
-    copy = f"copy {doc} (doc) from stdin with (format csv, quote e'\\x01', delimiter e'\\x02', encoding 'UTF8')"
-    cur.execute("savepoint land_jsonl")
     try:
-        cur.execute(f"create unlogged table {doc} (_row_no bigint generated always as identity, doc jsonb) "
-                    f"with (autovacuum_enabled = false)")
-        with open(path, "rb") as f:
-            cur.copy_expert(copy, f, size=1 << 20)
-        parsed = "case when jsonb_typeof(r.doc) = 'object' then r.doc end"
-    except psycopg2.DataError:
-        cur.execute("rollback to savepoint land_jsonl")
-        cur.execute(f"create unlogged table {doc} (_row_no bigint generated always as identity, doc text) "
-                    f"with (autovacuum_enabled = false)")
-        with open(path, "rb") as f:
-            cur.copy_expert(copy, f, size=1 << 20)
-        parsed = "util.try_jsonb_object(r.doc)"
-    n = cur.rowcount
-    cur.execute("release savepoint land_jsonl")
-    names = "array[" + sql_list(ext.column_names) + "]::text[]"
-    exprs = []
-    for c in ext.columns:
-        if c.type == "list":
-            exprs.append(
-                f"case when jsonb_typeof(j.doc -> '{c.name}') = 'array' then "
-                f"array_to_string(array(select jsonb_array_elements_text(j.doc -> '{c.name}')), "
-                f"{db.sql_literal(c.separator or '|')}) else j.doc ->> '{c.name}' end as {q(c.name)}")
-        else:
-            exprs.append(f"j.doc ->> '{c.name}' as {q(c.name)}")
-    cur.execute(
-        f"create unlogged table {table} with (autovacuum_enabled = false) as select r._row_no, "
-        f"(j.doc is null) as _not_json, "
-        # keys outside the contract: only rows that have some pay for listing them
-        f"case when (j.doc - {names}) <> '{{}}'::jsonb then "
-        f"array(select k from jsonb_object_keys(j.doc - {names}) k order by k) else '{{}}' end as _extra_keys, "
-        + ", ".join(exprs)
-        + f" from {doc} r cross join lateral (select {parsed} as doc) j"
-    )
-    cur.execute(f"drop table {doc}")
-    return n
+        if ext.format == "csv":
+            return frame.read_csv(ext, path, check_header(ext, path))
+        return frame.read_jsonl(ext, path)
+    except frame.Unreadable as exc:
+        raise FileRejected(exc.rule, str(exc)) from exc
 
 
-def jsonl_drift(cur, ext: Extract, table: str, path: Path) -> None:
-    """Reject a JSON-lines file whose records carry keys the contract does not know."""
-    cur.execute(f"select distinct unnest(_extra_keys) from {table} order by 1")
-    extra = [r[0] for r in cur.fetchall()]
-    if extra:
-        raise FileRejected("schema_drift", f"{path.name}: schema drift, keys not in the contract: "
-                           + ", ".join(extra))
-    # A key that no record carries at all, where the contract requires it, is a removed column.
-    missing = []
-    for c in ext.columns:
-        if c.required:
-            cur.execute(f"select bool_and({q(c.name)} is null) from {table} where not _not_json")
-            if cur.fetchone()[0]:
-                missing.append(c.name)
-    if missing:
-        raise FileRejected("schema_drift", f"{path.name}: schema drift, no record carries "
-                           + ", ".join(missing))
-
-
-# ---------------------------------------------------------------- validation
 def json_rule() -> Rule:
     return Rule("not_json", None, "sql", "_not_json", "the line is not a JSON object%s")
 
 
-def validate(target: PgTarget, ext: Extract, table: str, run_label: str) -> tuple[list[tuple[int, str]], list[Rule]]:
-    from welfare import validation
+def validate(target: PgTarget, ext: Extract, df, run_label: str):
+    """Every rule evaluated on the frame, then the Great Expectations suite run on the rule results
+    (written to a table beside the warehouse's landing schema). Returns the flags frame (rows that
+    break a rule, a boolean per rule, ``not_json`` first for JSON lines) and the rules in order."""
+    import polars as pl
 
-    schema, name = table.split(".", 1)
-    report = validation.validate_landing(target.sqlalchemy_url, schema, name, ext,
-                                         docs_dir=data_docs_dir(), run_label=run_label)
-    failures = list(report.failures)
+    from welfare import frame, validation
+
     rules = rules_for(ext)
+    flags = frame.evaluate(ext, df, rules)
+    results = f"{ext.qualified_name}__{uuid.uuid4().hex[:12]}__rules"
+    with db.connect(target.dsn) as conn, conn.cursor() as cur:
+        cols = ", ".join(f"{q(r.name)} boolean" for r in rules)
+        cur.execute(f"create unlogged table landing.{q(results)} ({frame.ROW_NO} bigint, {cols})")
+        buf = io.BytesIO()
+        flags.write_csv(buf, include_header=False)
+        buf.seek(0)
+        cur.copy_expert(f"copy landing.{q(results)} from stdin with (format csv)", buf)
+        conn.commit()
+    report = validation.validate_rule_results(target.sqlalchemy_url, "landing", results, ext,
+                                              docs_dir=data_docs_dir(), run_label=run_label)
+    if report.rule_counts != {r.name: int(flags[r.name].sum()) for r in rules}:
+        raise RuntimeError(f"{ext.qualified_name}: Great Expectations and the rule evaluation disagree: "
+                           f"{report.rule_counts}")
     if ext.format == "jsonl":
         rules = [json_rule(), *rules]
-    return failures, rules
-
-
-def _not_json_failures(cur, table: str) -> list[tuple[int, str]]:
-    cur.execute(f"select _row_no from {table} where _not_json")
-    return [(r[0], "not_json") for r in cur.fetchall()]
+        bad_json = df.filter(pl.col(frame.NOT_JSON)).select(frame.ROW_NO)
+        if bad_json.height:
+            extra = bad_json.with_columns(pl.lit(True).alias("not_json"),
+                                          *[pl.lit(False).alias(r.name) for r in rules[1:]])
+            flags = pl.concat([flags.with_columns(pl.lit(False).alias("not_json")), extra], how="diagonal")
+            flags = flags.group_by(frame.ROW_NO).agg(pl.all().any()).sort(frame.ROW_NO)
+        else:
+            flags = flags.with_columns(pl.lit(False).alias("not_json"))
+        flags = flags.select(frame.ROW_NO, *[r.name for r in rules])
+    return flags, rules
 
 
 # ---------------------------------------------------------------- publish
-def _publish(cur, ext: Extract, table: str, extract_date: date, file_name: str, sha: str,
-             rows_in: int, failures: list[tuple[int, str]], rules: list[Rule]) -> tuple[int, int, int, dict]:
-    order = {r.name: i for i, r in enumerate(rules)}
-    by_name = {r.name: r for r in rules}
-    cur.execute("create temp table _failure (row_no bigint, rule_order int, rule text, col text, template text) on commit drop")
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    for row_no, rule_name in failures:
-        rule = by_name[rule_name]
-        w.writerow([row_no, order[rule_name], rule_name, rule.column or "", rule.message])
+def _publish(cur, ext: Extract, df, flags, rules: list[Rule], extract_date: date, file_name: str, sha: str,
+             rows_in: int) -> tuple[int, int, int, dict]:
+    """One transaction: the ledger row, the quarantined rows with their rules and record, and the
+    valid rows typed into a new raw partition by COPY."""
+    import polars as pl
+
+    from welfare import frame
+
+    names = [r.name for r in rules]
+    meta = pl.DataFrame({"rule": names, "rule_order": list(range(len(rules))),
+                         "col": [r.column or "" for r in rules], "template": [r.message for r in rules]})
+    failed = (flags.unpivot(index=frame.ROW_NO, on=names, variable_name="rule", value_name="failed")
+              .filter(pl.col("failed")).join(meta, on="rule")
+              .select(frame.ROW_NO, "rule_order", "rule", "col", "template"))
+    cur.execute("create temp table _failure (row_no bigint, rule_order int, rule text, col text, template text) "
+                "on commit drop")
+    cur.execute("create temp table _failed_record (row_no bigint primary key, record jsonb) on commit drop")
+    buf = io.BytesIO()
+    failed.write_csv(buf, include_header=False)
     buf.seek(0)
     cur.copy_expert("copy _failure from stdin with (format csv)", buf)
+    bad_rows = flags.select(frame.ROW_NO)
+    records = df.join(bad_rows, on=frame.ROW_NO, how="semi")
+    buf = io.BytesIO()
+    records.select(frame.ROW_NO, frame.records_json(ext, records)).write_csv(buf, include_header=False)
+    buf.seek(0)
+    cur.copy_expert("copy _failed_record from stdin with (format csv)", buf)
     cur.execute(
         "insert into audit.load_ledger (system, extract, extract_date, file_name, sha256, rows_in, rows_loaded, "
         "rows_quarantined) "
@@ -300,7 +259,7 @@ def _publish(cur, ext: Extract, table: str, extract_date: date, file_name: str, 
     load_id = cur.fetchone()[0]
     where = f"{ext.system}/{extract_date.isoformat()}/{file_name}"
     cur.execute(
-        f"""
+        """
         insert into audit.quarantine (load_id, system, extract, extract_date, source_file, row_no, rule, rules,
                                       message, messages, record)
         select %(load_id)s, %(system)s, %(extract)s, %(date)s, %(file)s, f.row_no,
@@ -310,13 +269,12 @@ def _publish(cur, ext: Extract, table: str, extract_date: date, file_name: str, 
                array_agg(f.msg order by f.rule_order),
                min(f.record::text)::jsonb
         from (
-            select f.row_no, f.rule, f.rule_order, rec.record,
+            select f.row_no, f.rule, f.rule_order, r.record,
                    format('row %%s of %%s: %%s [rule %%s]', f.row_no, %(where)s,
-                          format(f.template, coalesce(quote_literal(rec.record ->> nullif(f.col, '')), '')),
+                          format(f.template, coalesce(quote_literal(r.record ->> nullif(f.col, '')), '')),
                           f.rule) as msg
             from _failure f
-            join lateral (select to_jsonb(l) - '_row_no' - '_not_json' - '_extra_keys' as record
-                          from {table} l where l._row_no = f.row_no) rec on true
+            join _failed_record r on r.row_no = f.row_no
         ) f
         group by f.row_no
         """,
@@ -324,23 +282,26 @@ def _publish(cur, ext: Extract, table: str, extract_date: date, file_name: str, 
          "file": file_name, "where": where},
     )
     quarantined = cur.rowcount
+    partition = db.raw_partition(ext, load_id)
+    cur.execute(f"create table {partition} partition of {db.raw_table(ext)} for values in ({int(load_id)})")
+    for column, value in (("_load_id", load_id), ("_system", ext.system), ("_extract", ext.name),
+                          ("_extract_date", extract_date.isoformat()), ("_source_file", file_name)):
+        cur.execute(f"alter table {partition} alter column {column} set default {db.sql_literal(str(value))}")
+    typed = frame.typed_columns(ext)
+    marked = df.with_columns(pl.col(frame.ROW_NO).is_in(bad_rows[frame.ROW_NO].implode()).alias("_bad"))
+
+    def valid_typed(part):
+        return part.filter(~pl.col("_bad")).select(frame.ROW_NO, *typed)
+
     cols = ", ".join(q(c.name) for c in ext.columns)
-    typed = ", ".join(db.typed_expr(ext, c) for c in ext.columns)
-    cur.execute(f"create table {db.raw_partition(ext, load_id)} partition of {db.raw_table(ext)} "
-                f"for values in ({int(load_id)})")
-    cur.execute(
-        f"""
-        insert into {db.raw_partition(ext, load_id)} (_load_id, _system, _extract, _extract_date, _source_file, _row_no,
-                                                    {cols})
-        select %s, %s, %s, %s, %s, l._row_no, {typed}
-        from {table} l
-        where not exists (select 1 from _failure f where f.row_no = l._row_no)
-        """,
-        (load_id, ext.system, ext.name, extract_date, file_name),
-    )
+    stream = frame.CsvStream(marked, valid_typed)
+    try:
+        cur.copy_expert(f"copy {partition} (_row_no, {cols}) from stdin with (format csv, encoding 'UTF8')",
+                        stream, size=1 << 20)
+    finally:
+        stream.close()
     loaded = cur.rowcount
-    cur.execute("select rule, count(distinct row_no) from _failure group by rule order by rule")
-    by_rule = {r: n for r, n in cur.fetchall()}
+    by_rule = {r: n for r, n in failed.group_by("rule").agg(pl.col(frame.ROW_NO).n_unique()).iter_rows()}
     cur.execute("update audit.load_ledger set rows_loaded = %s, rows_quarantined = %s where load_id = %s",
                 (loaded, quarantined, load_id))
     return load_id, loaded, quarantined, by_rule
@@ -463,7 +424,6 @@ def ingest_extract(target: PgTarget, sources: Path, system: str, extract_name: s
                 res.rows_rejected = res.rows_in
                 log.error("%s/%s/%s was rejected before, unchanged: %s", system, extract_date, ext.file, res.reason)
                 return res
-        table = _landing_name(ext)
         try:
             if entry is None:
                 raise FileRejected("manifest", f"{ext.file} is in the drop folder but not in its manifest")
@@ -474,34 +434,21 @@ def ingest_extract(target: PgTarget, sources: Path, system: str, extract_name: s
                     "manifest_sha256",
                     f"{ext.file}: sha256 {sha[:12]}… differs from the manifest's {str(entry.get('sha256'))[:12]}…; "
                     "the file is truncated or corrupt")
-            if ext.format == "csv":
-                columns = check_header(ext, path)
-                try:
-                    n = land_csv(cur, ext, path, columns, table)
-                except Exception as exc:  # COPY refuses malformed CSV or bytes outside the encoding
-                    conn.rollback()
-                    raise FileRejected("unreadable", f"{ext.file}: cannot be read as {ext.encoding} CSV: "
-                                       + str(exc).strip().replace("\n", " ")) from exc
-            else:
-                n = land_jsonl(cur, ext, path, table)
-            conn.commit()
+            df = read_file(ext, path)
+            n = df.height
             if n != int(entry.get("rows", -1)):
                 raise FileRejected(
                     "manifest_rows",
                     f"{ext.file}: {n} records, but the manifest says {entry.get('rows')}; the file is truncated "
                     "or was changed after the manifest was written")
-            if ext.format == "jsonl":
-                jsonl_drift(cur, ext, table, path)
             res.rows_in = n
             res.landing_s = round(time.monotonic() - t0, 3)
             t_val = time.monotonic()
-            failures, rules = validate(target, ext, table, run_label=f"{system}.{extract_name}.{extract_date}")
-            if ext.format == "jsonl":
-                failures = _not_json_failures(cur, table) + failures
+            flags, rules = validate(target, ext, df, run_label=f"{system}.{extract_name}.{extract_date}")
             res.validation_s = round(time.monotonic() - t_val, 3)
             t_pub = time.monotonic()
             load_id, loaded, quarantined, by_rule = _publish(
-                cur, ext, table, extract_date, ext.file, sha, n, failures, rules)
+                cur, ext, df, flags, rules, extract_date, ext.file, sha, n)
             res.publish_s = round(time.monotonic() - t_pub, 3)
             res.status = "loaded"
             res.load_id, res.rows_loaded, res.rows_quarantined = load_id, loaded, quarantined
@@ -523,24 +470,7 @@ def ingest_extract(target: PgTarget, sources: Path, system: str, extract_name: s
             _record_audit(cur, res, sha, run_id, started, kept_at=kept, entry=entry)
             conn.commit()
             log.error("%s/%s/%s REJECTED: %s", system, extract_date, ext.file, res.reason)
-        finally:
-            _drop_landing(target, conn, table)
     return res
-
-
-def _drop_landing(target: PgTarget, conn, table: str) -> None:
-    """Drop this load's landing tables, on a fresh connection if the load's own one died."""
-    import psycopg2
-
-    sql = f"drop table if exists {table}; drop table if exists {table}_doc"
-    try:
-        conn.rollback()
-        with conn.cursor() as cur:
-            cur.execute(sql)
-        conn.commit()
-    except psycopg2.Error:
-        with db.connect(target.dsn, autocommit=True) as fresh, fresh.cursor() as cur:
-            cur.execute(sql)
 
 
 def threshold_for(system: str, extract_name: str, default: float = DEFAULT_QUARANTINE_THRESHOLD) -> float:

@@ -299,7 +299,34 @@ def validate_landing(
     docs_dir: Path | None = None,
     run_label: str | None = None,
 ) -> ValidationReport:
-    """Validate ``schema.table`` against the extract's suite; every failing row, per rule."""
+    """Validate ``schema.table`` (a landing table, text as delivered) against the extract's suite,
+    the rules evaluated by the SQL engine (step 1 in SQL); every failing row, per rule."""
+    import sqlalchemy as sa
+
+    rules = rules_for(ext)
+    results = results_table(table)
+    landing_q, results_q = f"{q(schema)}.{q(table)}", f"{q(schema)}.{q(results)}"
+    engine = sa.create_engine(sqlalchemy_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"drop table if exists {results_q}"))
+            conn.execute(sa.text(rule_results_sql(ext, landing_q, results_q, rules)))
+    finally:
+        engine.dispose()
+    return validate_rule_results(sqlalchemy_url, schema, results, ext, docs_dir=docs_dir, run_label=run_label)
+
+
+def validate_rule_results(
+    sqlalchemy_url: str,
+    schema: str,
+    results: str,
+    ext: Extract,
+    *,
+    docs_dir: Path | None = None,
+    run_label: str | None = None,
+) -> ValidationReport:
+    """Step 2: GX runs the extract's suite on a rule-results table (``_row_no`` and a boolean per
+    rule, the rows that break at least one), whoever evaluated the rules; the table is dropped."""
     gx = _gx()
     import sqlalchemy as sa
     from great_expectations.core.run_identifier import RunIdentifier
@@ -307,15 +334,14 @@ def validate_landing(
     rules = rules_for(ext)
     order = {r.name: i for i, r in enumerate(rules)}
     suite = build_suite(ext)  # also checks that rule names are unique
-    results = results_table(table)
-    landing_q, results_q = f"{q(schema)}.{q(table)}", f"{q(schema)}.{q(results)}"
+    table = results
+    results_q = f"{q(schema)}.{q(results)}"
 
     engine = sa.create_engine(sqlalchemy_url)
     try:
-        with engine.begin() as conn:  # step 1: one pass of the SQL engine
-            conn.execute(sa.text(f"drop table if exists {results_q}"))
-            conn.execute(sa.text(rule_results_sql(ext, landing_q, results_q, rules)))
-            flagged = conn.execute(sa.text(f"select * from {results_q}")).fetchall()
+        with engine.begin() as conn:
+            flagged = conn.execute(sa.text(f"select {INDEX_COLUMN}, {', '.join(q(r.name) for r in rules)} "
+                                           f"from {results_q}")).fetchall()
         failures: list[tuple[int, int, str]] = []
         rule_counts: dict[str, int] = {r.name: 0 for r in rules}
         for row in flagged:

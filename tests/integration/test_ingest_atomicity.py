@@ -47,7 +47,7 @@ def test_a_load_killed_mid_publish_leaves_nothing_and_the_retry_completes(wareho
     quarantine_before = q(warehouse, "select count(*) from audit.quarantine")[0][0]
 
     stop, killed, errors = threading.Event(), [], []
-    killer = threading.Thread(target=kill_when, args=(warehouse, "%insert into raw.msdhs__volunteers%", stop, killed))
+    killer = threading.Thread(target=kill_when, args=(warehouse, "%copy raw.msdhs__volunteers%", stop, killed))
     killer.start()
     try:
         ingest.ingest_extract(warehouse, tmp_path, "msdhs", "volunteers", D, threshold=1.0)
