@@ -66,7 +66,9 @@ def _decode_cp874(arr, name: str, path: Path):
         except UnicodeDecodeError as exc:
             raise Unreadable("encoding", f"{path.name}: column {name} holds bytes that are not cp874 "
                              f"({v[max(0, exc.start - 8):exc.end + 8]!r})") from exc
-    return pa.DictionaryArray.from_arrays(enc.indices, pa.array(values, pa.string())).cast(pa.string())
+    decoded = pa.DictionaryArray.from_arrays(enc.indices, pa.array(values, pa.string()))
+    # Few distinct values (enums, Thai place names): kept as a dictionary (a Polars Categorical)
+    return decoded if len(values) * 4 < len(arr) else decoded.cast(pa.string())
 
 
 def read_csv(ext: Extract, path: Path, columns: list[str]) -> pl.DataFrame:
@@ -159,8 +161,9 @@ def read_jsonl(ext: Extract, path: Path) -> pl.DataFrame:
                 pl.when(col.str.starts_with("["))
                 .then(col.str.json_decode(pl.List(pl.String)).list.join(sep))
                 .otherwise(col).alias(c.name))
-    missing = [c.name for c in ext.columns if c.required and df.filter(~pl.col(NOT_JSON))[c.name].null_count()
-               == df.height - df[NOT_JSON].sum() and df.height > 0]
+    records = df.filter(~pl.col(NOT_JSON))
+    missing = [c.name for c in ext.columns
+               if c.required and records.height and records[c.name].null_count() == records.height]
     if missing:
         raise Unreadable("schema_drift", f"{path.name}: schema drift, no record carries " + ", ".join(missing))
     return df
@@ -309,29 +312,76 @@ def rule_expr(ext: Extract, rule: Rule) -> pl.Expr:
     raise ValueError(f"{ext.qualified_name}: no columnar form for rule {rule.name}")
 
 
+# Rules that read one column only: at scale they are evaluated once per distinct value.
+SINGLE_COLUMN = frozenset({"required", "type_int", "type_decimal", "negative_amount", "type_bool", "enum",
+                           "list_enum", "area_code", "national_id", "code_format", "date_format", "date_be_year",
+                           "date_invalid", "range", "period_format"})
+DISTINCT_MIN_ROWS = 50_000
+
+
 def evaluate(ext: Extract, df: pl.DataFrame, rules: list[Rule]) -> pl.DataFrame:
     """``_row_no`` and a boolean column per rule, for the rows that break at least one rule."""
-    plain = [r for r in rules if r.code != "duplicate_key"]
-    flags = df.select(pl.col(ROW_NO), *[rule_expr(ext, r).fill_null(False).alias(r.name) for r in plain])
+    exprs: dict[str, pl.Expr] = {}
+    by_column: dict[str, list[Rule]] = {}
+    for r in rules:
+        if r.code in SINGLE_COLUMN and r.column:
+            by_column.setdefault(r.column, []).append(r)
+    for column, col_rules in by_column.items():
+        exprs.update(_column_flags(ext, df, column, col_rules))
+    direct = [r for r in rules if r.name not in exprs and r.code != "duplicate_key"]
+    source = df
+    if direct and any(dt == pl.Categorical for dt in df.dtypes):
+        source = df.with_columns(pl.col(pl.Categorical).cast(pl.String))
+    for r in direct:
+        exprs[r.name] = rule_expr(ext, r)
+    names = [r.name for r in rules]
+    flags = source.select(pl.col(ROW_NO), *[e.fill_null(False).alias(n) for n, e in exprs.items()])
     dup = next((r for r in rules if r.code == "duplicate_key"), None)
     if dup is not None:
         flags = flags.with_columns(_duplicate_flags(ext, df).alias(dup.name))
-    names = [r.name for r in rules]
     return flags.select(ROW_NO, *names).filter(pl.any_horizontal(names))
 
 
+def _column_flags(ext: Extract, df: pl.DataFrame, column: str, rules: list[Rule]) -> dict[str, pl.Expr]:
+    """The rules of one column. Where its values repeat (codes, years, enums, ids of people paid every
+    month), each distinct value is checked once and the rows holding a failing value are found by
+    lookup: on 53 M BMN rows that is a few distinct values instead of 53 M evaluations per rule."""
+    values = df[column]
+    sample = values.head(200_000)
+    if df.height < DISTINCT_MIN_ROWS or sample.n_unique() * 4 > sample.len():
+        return {r.name: rule_expr(ext, r) for r in rules}
+    distinct = values.unique().cast(pl.String).to_frame(column)
+    checked = distinct.select(pl.col(column), *[rule_expr(ext, r).fill_null(False).alias(r.name) for r in rules])
+    out: dict[str, pl.Expr] = {}
+    for r in rules:
+        failing = checked.filter(pl.col(r.name))[column]
+        e = pl.lit(False)
+        if failing.null_count():
+            e = e | pl.col(column).is_null()
+        failing = failing.drop_nulls()
+        if failing.len():
+            e = e | pl.col(column).is_in(failing.implode()).fill_null(False)
+        out[r.name] = e
+    return out
+
+
 def _duplicate_flags(ext: Extract, df: pl.DataFrame) -> pl.Series:
-    """Rows whose key (no part NULL) appears more than once: candidates by a 64-bit hash of the key,
-    then the exact key compared among the candidates only."""
+    """Rows whose key (no part NULL) appears more than once: candidates by a 64-bit hash of the key
+    (one hash per column, combined; sorted, equal neighbours), then the exact key compared among the
+    candidates only, so a hash collision never flags a row."""
     keys = list(ext.key)
     complete = pl.all_horizontal([pl.col(k).is_not_null() for k in keys])
-    h = df.select(pl.when(complete).then(pl.struct(keys).hash()).alias("h"))["h"]
-    counts = h.drop_nulls().value_counts(name="n")
-    repeated = counts.filter(pl.col("n") > 1)["h"]
+    combined = None
+    for i, k in enumerate(keys):
+        h = pl.col(k).cast(pl.String).hash(seed=i)
+        combined = h if combined is None else (combined * 0x9E3779B97F4A7C15) ^ h
+    h = df.select(pl.when(complete).then(combined).alias("h"))["h"]
+    ordered = h.drop_nulls().sort()
+    repeated = ordered.filter(ordered == ordered.shift(1)).unique()
     if repeated.len() == 0:
         return pl.repeat(False, df.height, eager=True)
     candidate = h.is_in(repeated.implode()).fill_null(False)
-    sub = df.filter(candidate).select(ROW_NO, *keys)
+    sub = df.filter(candidate).select(ROW_NO, *[pl.col(k).cast(pl.String) for k in keys])
     dup_rows = sub.filter(pl.struct(keys).is_duplicated())[ROW_NO]
     return df[ROW_NO].is_in(dup_rows.implode())
 

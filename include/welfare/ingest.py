@@ -282,11 +282,14 @@ def _publish(cur, ext: Extract, df, flags, rules: list[Rule], extract_date: date
          "file": file_name, "where": where},
     )
     quarantined = cur.rowcount
+    # The partition is created, filled and attached in this transaction. Only the file's own columns
+    # and the load id travel per row; the columns that are the same for every row of the file are
+    # added after the COPY with a constant default, which PostgreSQL keeps once in the catalogue
+    # instead of in each row. The CHECK on _load_id spares ATTACH a scan of the rows.
     partition = db.raw_partition(ext, load_id)
-    cur.execute(f"create table {partition} partition of {db.raw_table(ext)} for values in ({int(load_id)})")
-    for column, value in (("_load_id", load_id), ("_system", ext.system), ("_extract", ext.name),
-                          ("_extract_date", extract_date.isoformat()), ("_source_file", file_name)):
-        cur.execute(f"alter table {partition} alter column {column} set default {db.sql_literal(str(value))}")
+    typed_ddl = ", ".join(f"{q(c.name)} {db.SQL_TYPES[c.type]}" for c in ext.columns)
+    cur.execute(f"create table {partition} (_load_id bigint not null default {int(load_id)} "
+                f"check (_load_id = {int(load_id)}), _row_no bigint not null, {typed_ddl})")
     typed = frame.typed_columns(ext)
     marked = df.with_columns(pl.col(frame.ROW_NO).is_in(bad_rows[frame.ROW_NO].implode()).alias("_bad"))
 
@@ -301,6 +304,14 @@ def _publish(cur, ext: Extract, df, flags, rules: list[Rule], extract_date: date
     finally:
         stream.close()
     loaded = cur.rowcount
+    cur.execute(
+        f"alter table {partition} "
+        f"add column _system text not null default {db.sql_literal(ext.system)}, "
+        f"add column _extract text not null default {db.sql_literal(ext.name)}, "
+        f"add column _extract_date date not null default {db.sql_literal(extract_date.isoformat())}, "
+        f"add column _source_file text not null default {db.sql_literal(file_name)}, "
+        f"add column _loaded_at timestamptz not null default now()")
+    cur.execute(f"alter table {db.raw_table(ext)} attach partition {partition} for values in ({int(load_id)})")
     by_rule = {r: n for r, n in failed.group_by("rule").agg(pl.col(frame.ROW_NO).n_unique()).iter_rows()}
     cur.execute("update audit.load_ledger set rows_loaded = %s, rows_quarantined = %s where load_id = %s",
                 (loaded, quarantined, load_id))

@@ -130,3 +130,18 @@ def test_typed_values_are_what_the_sql_typing_makes_of_them(ext, warehouse):
 def _pg_type(ext, col) -> str:
     return {"str": "text", "enum": "text", "int": "bigint", "decimal": "numeric", "bool": "boolean",
             "date": "date", "list": "text[]"}[col.type]
+
+
+@pytest.mark.parametrize("ext", EXTRACTS, ids=lambda e: e.qualified_name)
+def test_checking_each_distinct_value_once_flags_the_same_rows(ext, monkeypatch):
+    """At scale the rules of a column whose values repeat run once per distinct value (and a cp874
+    column of few values arrives as a Categorical): the same rows as the row-by-row evaluation."""
+    df = corpus(ext)
+    rules = rules_for(ext)
+    row_by_row = frame.evaluate(ext, df, rules)
+    monkeypatch.setattr(frame, "DISTINCT_MIN_ROWS", 0)
+    by_value = frame.evaluate(ext, df, rules)
+    categorical = frame.evaluate(ext, df.with_columns(pl.col(c).cast(pl.Categorical) for c in ext.column_names),
+                                 rules)
+    assert by_value.equals(row_by_row)
+    assert categorical.equals(row_by_row)
