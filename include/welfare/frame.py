@@ -326,14 +326,19 @@ def evaluate(ext: Extract, df: pl.DataFrame, rules: list[Rule]) -> pl.DataFrame:
     for r in rules:
         if r.code in SINGLE_COLUMN and r.column:
             by_column.setdefault(r.column, []).append(r)
+    row_by_row: set[str] = set()  # columns whose rules run on every row (as text)
     for column, col_rules in by_column.items():
-        exprs.update(_column_flags(ext, df, column, col_rules))
-    direct = [r for r in rules if r.name not in exprs and r.code != "duplicate_key"]
-    source = df
-    if direct and any(dt == pl.Categorical for dt in df.dtypes):
-        source = df.with_columns(pl.col(pl.Categorical).cast(pl.String))
-    for r in direct:
-        exprs[r.name] = rule_expr(ext, r)
+        flags = _column_flags(ext, df, column, col_rules)
+        if flags is None:
+            row_by_row.add(column)
+            flags = {r.name: rule_expr(ext, r) for r in col_rules}
+        exprs.update(flags)
+    for r in rules:
+        if r.name not in exprs and r.code != "duplicate_key":
+            exprs[r.name] = rule_expr(ext, r)
+            row_by_row.update(ext.column_names)
+    categorical = [c for c, dt in df.schema.items() if dt == pl.Categorical and c in row_by_row]
+    source = df.with_columns(pl.col(c).cast(pl.String) for c in categorical) if categorical else df
     names = [r.name for r in rules]
     flags = source.select(pl.col(ROW_NO), *[e.fill_null(False).alias(n) for n, e in exprs.items()])
     dup = next((r for r in rules if r.code == "duplicate_key"), None)
@@ -342,14 +347,15 @@ def evaluate(ext: Extract, df: pl.DataFrame, rules: list[Rule]) -> pl.DataFrame:
     return flags.select(ROW_NO, *names).filter(pl.any_horizontal(names))
 
 
-def _column_flags(ext: Extract, df: pl.DataFrame, column: str, rules: list[Rule]) -> dict[str, pl.Expr]:
+def _column_flags(ext: Extract, df: pl.DataFrame, column: str, rules: list[Rule]) -> dict[str, pl.Expr] | None:
     """The rules of one column. Where its values repeat (codes, years, enums, ids of people paid every
     month), each distinct value is checked once and the rows holding a failing value are found by
-    lookup: on 53 M BMN rows that is a few distinct values instead of 53 M evaluations per rule."""
+    lookup: on 53 M BMN rows that is a few distinct values instead of 53 M evaluations per rule.
+    None where the column is better checked row by row."""
     values = df[column]
     sample = values.head(200_000)
     if df.height < DISTINCT_MIN_ROWS or sample.n_unique() * 4 > sample.len():
-        return {r.name: rule_expr(ext, r) for r in rules}
+        return None  # few rows, or values that hardly repeat: row by row
     distinct = values.unique().cast(pl.String).to_frame(column)
     checked = distinct.select(pl.col(column), *[rule_expr(ext, r).fill_null(False).alias(r.name) for r in rules])
     out: dict[str, pl.Expr] = {}
