@@ -324,9 +324,12 @@ def validate_rule_results(
     *,
     docs_dir: Path | None = None,
     run_label: str | None = None,
+    with_failures: bool = True,
 ) -> ValidationReport:
     """Step 2: GX runs the extract's suite on a rule-results table (``_row_no`` and a boolean per
-    rule, the rows that break at least one), whoever evaluated the rules; the table is dropped."""
+    rule, the rows that break at least one), whoever evaluated the rules; the table is dropped.
+    ``with_failures=False``: the caller holds the failing rows already; only the counts per rule
+    are read back (to check GX's against)."""
     gx = _gx()
     import sqlalchemy as sa
     from great_expectations.core.run_identifier import RunIdentifier
@@ -339,11 +342,17 @@ def validate_rule_results(
 
     engine = sa.create_engine(sqlalchemy_url)
     try:
-        with engine.begin() as conn:
-            flagged = conn.execute(sa.text(f"select {INDEX_COLUMN}, {', '.join(q(r.name) for r in rules)} "
-                                           f"from {results_q}")).fetchall()
         failures: list[tuple[int, int, str]] = []
         rule_counts: dict[str, int] = {r.name: 0 for r in rules}
+        with engine.begin() as conn:
+            if with_failures:
+                flagged = conn.execute(sa.text(f"select {INDEX_COLUMN}, {', '.join(q(r.name) for r in rules)} "
+                                               f"from {results_q}")).fetchall()
+            else:
+                counts = conn.execute(sa.text("select " + ", ".join(f"count(*) filter (where {q(r.name)})"
+                                                                     for r in rules) + f" from {results_q}")).one()
+                rule_counts = {r.name: int(n) for r, n in zip(rules, counts, strict=True)}
+                flagged = []
         for row in flagged:
             row_no = int(row[0])
             for rule, failed in zip(rules, row[1:], strict=True):
