@@ -14,8 +14,8 @@ final as (
         b.lao_code::text as lao_code,
         b.fiscal_year::int as fiscal_year,
         b.category::text as category,
-        b.planned::numeric as planned,
-        b.spent::numeric as spent,
+        b.planned::numeric(16, 2) as planned,
+        b.spent::numeric(16, 2) as spent,
         a.district_code::text as district_code,
         b.is_stale::boolean as is_stale
     from budgets as b

@@ -14,7 +14,7 @@ final as (
         c.lao_code::text as lao_code,
         c.fund_id::text as fund_id,
         c.fiscal_year::int as fiscal_year,
-        c.amount::numeric as amount,
+        c.amount::numeric(16, 2) as amount,
         c.paid_on::date as paid_on,
         a.district_code::text as district_code,
         c.is_stale::boolean as is_stale

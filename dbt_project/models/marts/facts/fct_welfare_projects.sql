@@ -15,7 +15,7 @@ final as (
         p.fiscal_year::int as fiscal_year,
         p.title::text as title,
         p.started_on::date as started_on,
-        p.budget::numeric as budget,
+        p.budget::numeric(16, 2) as budget,
         p.beneficiaries::int as beneficiaries,
         p.sufficiency_economy::boolean as sufficiency_economy,
         a.district_code::text as district_code,

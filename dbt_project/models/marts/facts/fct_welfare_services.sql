@@ -10,7 +10,7 @@ final as (
         service_id::text as service_id,
         md5(national_id)::text as person_key,
         service_type::text as service_type,
-        amount::numeric as amount,
+        amount::numeric(16, 2) as amount,
         delivered_on::date as delivered_on,
         {{ fiscal_year_of('delivered_on') }}::int as fiscal_year,
         subdistrict_code::text as subdistrict_code,
