@@ -5,6 +5,10 @@ Runs `dbt build` (models, snapshots, tests) over the raw schema whenever an
 ingest DAG has loaded a raw table (Airflow Assets `welfare.raw.*`). The marts
 it builds — above all `marts.kpi_values`, every strategy indicator for the
 province and its 15 districts by fiscal year — are what the BI tools read.
+The snapshots (`snapshots.snp_*`) record each night's state of every
+snapshot-kind registry (SCD type 2). Then `dbt_docs` writes the dbt docs
+(lineage from each dashboard and indicator back to its source extracts)
+under `$WELFARE_HOME/dbt/target/index.html`.
 
 **If you are paged**: open the `dbt_build` log; dbt names the failing model or
 test. A failing test means the data broke a promise of the warehouse: look at

@@ -129,6 +129,14 @@ def warehouse_dag(doc_md: str | None = None):
 
             tasks.run_dbt(tasks.warehouse_target(), ["build", "--fail-fast"])
 
-        dbt_build()
+        @task
+        def dbt_docs() -> None:
+            """dbt docs (lineage from every exposure and indicator to its source extracts) under
+            $WELFARE_HOME/dbt/target: index.html, manifest.json, catalog.json."""
+            from welfare import tasks
+
+            tasks.run_dbt(tasks.warehouse_target(), ["docs", "generate"])
+
+        dbt_build() >> dbt_docs()
 
     return _warehouse()

@@ -11,12 +11,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from contract_reader import current_state, ground_truth, quarantined_rows, rejected_files
+from contract_reader import current_state, deliveries, ground_truth, quarantined_rows, rejected_files
 from welfare import contract, db
 from welfare.cli import main as welfare
 from welfare.generate import GenerateOptions, generate
 from welfare.generate.drops import parse_drops
-from welfare.thai import fiscal_year_window, parse_be_date
+from welfare.thai import fiscal_year_of, fiscal_year_window, parse_be_date
 
 pytestmark = pytest.mark.e2e
 DROP_SPEC = "2021-09-27,2021-09-28,2021-09-29,2021-09-30=2021-09-29"
@@ -102,6 +102,90 @@ def test_s2_1_and_s2_2_match_an_independent_computation(first_run, warehouse, so
                 assert got[(code, fy, area)] == exp[code].get(area, 0), (code, fy, area)
                 nonzero += exp[code].get(area, 0) > 0
     assert nonzero > 20  # the check compared real figures, not zeros
+
+
+AREAS = ["60"] + [f"60{d:02d}" for d in range(1, 16)]
+
+
+def _d(value: str | None) -> date | None:
+    return parse_be_date(value) if value else None
+
+
+def expected_s2_5_s3_4(sources: Path) -> dict[str, dict[tuple[int, str], set[str]]]:
+    """S2.5 and S3.4 from the generated files alone (kpis.md), as sets of org ids per (fiscal year, area)."""
+    t = truth(sources)
+    orgs = {o["org_id"]: o for o in current_orgs(sources)}
+    out: dict[str, dict[tuple[int, str], set[str]]] = {"S2.5": defaultdict(set), "S3.4": defaultdict(set)}
+    for tr in current_state(sources, "msdhs", "org_trainings", t):
+        o, held = orgs.get(tr["org_id"]), _d(tr["held_on"])
+        if o is None or held is None:
+            continue  # a training of an organisation the registry does not hold cannot show partnership
+        joined, left = _d(o["joined_network_on"]), _d(o["left_network_on"])
+        if joined and joined <= held and (left is None or left > held):
+            for area in ("60", o["subdistrict_code"][:4]):
+                out["S2.5"][(fiscal_year_of(held), area)].add(o["org_id"])
+    for p in current_state(sources, "msdhs", "fund_proposals", t):
+        o, submitted = orgs.get(p["org_id"]), _d(p["submitted_on"])
+        if o is None or submitted is None or not o["certification"]:
+            continue
+        cert, revoked = _d(o["certified_on"]), _d(o["certification_revoked_on"])
+        if cert and cert <= submitted and (revoked is None or revoked > submitted):
+            for area in ("60", o["subdistrict_code"][:4]):
+                out["S3.4"][(int(p["fiscal_year"]), area)].add(o["org_id"])
+    return out
+
+
+def test_s2_5_and_s3_4_match_an_independent_computation(first_run, warehouse, sources):
+    rows = query(warehouse, "select kpi_code, fiscal_year, area_code, value from marts.kpi_values "
+                            "where kpi_code in ('S2.5', 'S3.4')")
+    got = {(k, fy, a): v for k, fy, a, v in rows}
+    years = sorted({fy for _, fy, _ in got})
+    assert years == [2560, 2561, 2562, 2563, 2564]
+    exp = expected_s2_5_s3_4(sources)
+    assert len(got) == 2 * len(years) * len(AREAS)  # every area and year, zeros included
+    nonzero = 0
+    for code in ("S2.5", "S3.4"):
+        for fy in years:
+            for area in AREAS:
+                want = len(exp[code].get((fy, area), ()))
+                assert got[(code, fy, area)] == want, (code, fy, area)
+                nonzero += want > 0
+    assert nonzero > 10  # the check compared real figures, not zeros
+
+
+def test_the_organizations_snapshot_keeps_a_revoked_certification_with_both_validity_windows(
+        first_run, warehouse, sources):
+    """After two drops in which an organisation loses its certification, the snapshot holds both states."""
+    t = truth(sources)
+    seen: dict[str, list[tuple[str, str]]] = defaultdict(list)  # org_id -> [(drop, revoked_on)] of valid rows
+    for day, rows in deliveries(sources, "msdhs", "organizations", t):
+        for r in rows:
+            if not r["_quarantined"] and r["certification"]:
+                seen[r["org_id"]].append((day, r["certification_revoked_on"]))
+    revoked_later = {}
+    for org_id, states in seen.items():
+        for (d1, r1), (d2, r2) in zip(states, states[1:], strict=False):
+            if not r1 and r2:
+                revoked_later[org_id] = (d1, d2, r2)
+    assert revoked_later, "the generator revokes a certification in a later drop"
+    versions = defaultdict(list)
+    for org_id, revoked_on, extracted_on, valid_from, valid_to in query(
+            warehouse, "select org_id, certification_revoked_on, extracted_on, dbt_valid_from, dbt_valid_to "
+                       "from snapshots.snp_msdhs__organizations order by org_id, dbt_valid_from"):
+        versions[org_id].append((revoked_on, extracted_on, valid_from, valid_to))
+    for org_id, (d1, d2, revoked) in revoked_later.items():
+        v = versions[org_id]
+        certified = [x for x in v if x[0] is None]
+        lost = [x for x in v if x[0] == parse_be_date(revoked)]
+        assert certified and lost, (org_id, v)
+        before, after = certified[-1], lost[0]
+        assert before[1] <= date.fromisoformat(d1) and after[1] == date.fromisoformat(d2), (org_id, v)
+        assert before[3] is not None and before[3] == after[2], (org_id, v)  # windows meet, no gap or overlap
+        assert after[2] < (after[3] or after[2].max)
+    # the dimension shows the same history
+    hist = query(warehouse, "select org_id, count(*) from marts.dim_organization_history "
+                            "where org_id = any(%s) group by org_id", (list(revoked_later),))
+    assert all(n >= 2 for _, n in hist) and len(hist) == len(revoked_later)
 
 
 def test_every_planted_defect_is_quarantined_with_its_rule(first_run, warehouse, sources):

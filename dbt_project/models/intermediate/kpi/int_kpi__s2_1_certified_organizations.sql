@@ -5,7 +5,5 @@
     select fy.fiscal_year, o.district_code, o.org_id as item_id
     from " ~ ref('stg_msdhs__organizations') ~ " as o
     inner join " ~ ref('int_fiscal_years') ~ " as fy
-        on o.certified_on <= fy.fy_end
-    where o.certification is not null
-        and (o.certification_revoked_on is null or o.certification_revoked_on > fy.fy_end)
+        on " ~ is_certified('o', 'fy.fy_end') ~ "
 ") }}

@@ -4,6 +4,5 @@
     select fy.fiscal_year, o.district_code, o.org_id as item_id
     from " ~ ref('stg_msdhs__organizations') ~ " as o
     inner join " ~ ref('int_fiscal_years') ~ " as fy
-        on o.joined_network_on <= fy.fy_end
-    where o.left_network_on is null or o.left_network_on > fy.fy_end
+        on " ~ is_network_partner('o', 'fy.fy_end') ~ "
 ") }}

@@ -1,5 +1,6 @@
 -- The indicators of the Nakhon Sawan social-welfare strategy (issue 3, fiscal years 2560-2564),
--- with the plan's Thai names (name_th) beside English ones.
+-- with short Thai names (name_th, as kpis.md words them) beside English ones, and the
+-- indicator as the plan words it (plan_wording_th; the overall goal for G.1-G.4).
 with definitions as (
     select * from {{ ref('strategy_indicators') }}
 ),
@@ -12,7 +13,8 @@ final as (
         name_en::text as name_en,
         unit::text as unit,
         direction::text as direction,
-        area_scope::text as area_scope
+        area_scope::text as area_scope,
+        plan_wording_th::text as plan_wording_th
     from definitions
 )
 

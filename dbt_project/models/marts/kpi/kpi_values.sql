@@ -8,8 +8,48 @@ s2_2 as (
     select * from {{ ref('int_kpi__s2_2_network_partners') }}
 ),
 
+s2_3 as (
+    select * from {{ ref('int_kpi__s2_3_welfare_projects_activities') }}
+),
+
 s2_4 as (
     select * from {{ ref('int_kpi__s2_4_volunteers') }}
+),
+
+s2_5 as (
+    select * from {{ ref('int_kpi__s2_5_trained_network_partners') }}
+),
+
+s2_6 as (
+    select * from {{ ref('int_kpi__s2_6_approved_media_works') }}
+),
+
+s3_1 as (
+    select * from {{ ref('int_kpi__s3_1_quality_network_partners') }}
+),
+
+s3_2 as (
+    select * from {{ ref('int_kpi__s3_2_authorities_with_welfare_budget') }}
+),
+
+s3_3 as (
+    select * from {{ ref('int_kpi__s3_3_welfare_spending_growth') }}
+),
+
+s3_4 as (
+    select * from {{ ref('int_kpi__s3_4_certified_orgs_proposing') }}
+),
+
+s4_1 as (
+    select * from {{ ref('int_kpi__s4_1_sufficiency_villages') }}
+),
+
+s4_2 as (
+    select * from {{ ref('int_kpi__s4_2_sufficiency_projects') }}
+),
+
+s4_3 as (
+    select * from {{ ref('int_kpi__s4_3_authorities_supporting_funds') }}
 ),
 
 unioned as (
@@ -17,7 +57,27 @@ unioned as (
     union all
     select * from s2_2
     union all
+    select * from s2_3
+    union all
     select * from s2_4
+    union all
+    select * from s2_5
+    union all
+    select * from s2_6
+    union all
+    select * from s3_1
+    union all
+    select * from s3_2
+    union all
+    select * from s3_3
+    union all
+    select * from s3_4
+    union all
+    select * from s4_1
+    union all
+    select * from s4_2
+    union all
+    select * from s4_3
 ),
 
 final as (
