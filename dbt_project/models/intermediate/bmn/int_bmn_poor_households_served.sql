@@ -54,6 +54,30 @@ poor_households as (
         and h.annual_income / h.members < 38000
 ),
 
+served_by_group as (
+    select ph.fiscal_year, ph.survey_year, ph.household_code
+    from poor_households as ph
+    inner join members as m
+        on ph.survey_year = m.survey_year and ph.household_code = m.household_code
+    inner join poor_persons as pp on m.national_id = pp.national_id
+),
+
+served_by_service as (
+    select ph.fiscal_year, ph.survey_year, ph.household_code
+    from poor_households as ph
+    inner join members as m
+        on ph.survey_year = m.survey_year and ph.household_code = m.household_code
+    inner join services as sv
+        on m.national_id = sv.national_id
+        and sv.delivered_on between ph.fy_start and ph.fy_end
+),
+
+served as (
+    select * from served_by_group
+    union
+    select * from served_by_service
+),
+
 final as (
     select
         ph.fiscal_year,
@@ -66,21 +90,12 @@ final as (
         ph.members,
         ph.annual_income,
         round(ph.annual_income / ph.members, 2) as income_per_head,
-        exists (
-            select 1
-            from members as m
-            where m.survey_year = ph.survey_year
-                and m.household_code = ph.household_code
-                and (
-                    m.national_id in (select national_id from poor_persons)
-                    or exists (
-                        select 1 from services as sv
-                        where sv.national_id = m.national_id
-                            and sv.delivered_on between ph.fy_start and ph.fy_end
-                    )
-                )
-        ) as is_served
+        (s.household_code is not null) as is_served
     from poor_households as ph
+    left join served as s
+        on ph.fiscal_year = s.fiscal_year
+        and ph.survey_year = s.survey_year
+        and ph.household_code = s.household_code
 )
 
 select * from final

@@ -7,15 +7,17 @@
         fy.fiscal_year,
         p.home_district_code as district_code,
         p.national_id as item_id,
-        exists (
-            select 1 from " ~ ref('stg_lao__allowance_payments') ~ " as pay
-            where pay.national_id = p.national_id
-                and pay.allowance_type = 'DISABILITY'
-                and pay.period_month = make_date(fy.fiscal_year - 543, 9, 1)
-        ) as is_hit
+        paid.national_id is not null as is_hit
     from " ~ ref('person_register') ~ " as p
     inner join " ~ ref('int_fiscal_years') ~ " as fy
         on p.died_on is null or p.died_on > fy.fy_end
+    left join (
+        select distinct national_id, period_month
+        from " ~ ref('stg_lao__allowance_payments') ~ "
+        where allowance_type = 'DISABILITY' and extract(month from period_month) = 9
+    ) as paid
+        on paid.national_id = p.national_id
+        and paid.period_month = make_date(fy.fiscal_year - 543, 9, 1)
     where exists (
         select 1 from " ~ ref('stg_msdhs__disability_cards') ~ " as c
         where c.national_id = p.national_id

@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 -- Every person-bearing record of every extract's current state, one row per (source, record),
 -- with what that record says about the person. Only national ids that pass util.national_id_ok
 -- are kept: a record with an invalid id never links to anyone.

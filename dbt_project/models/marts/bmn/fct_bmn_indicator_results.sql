@@ -4,7 +4,7 @@
     incremental_strategy='delete+insert',
     on_schema_change='fail',
     post_hook=[
-        "{% if is_incremental() %}delete from {{ this }} as f where not exists (select 1 from {{ ref('stg_cdd__bmn_indicators') }} as s where s.survey_year = f.survey_year and s.household_code = f.household_code and s.indicator_no = f.indicator_no) and exists (select 1 from {{ this }} as n where n.load_id > f.load_id){% endif %}"
+        "{% if is_incremental() %}delete from {{ this }} as f where not exists (select 1 from {{ ref('stg_cdd__bmn_indicators') }} as s where s.survey_year = f.survey_year and s.household_code = f.household_code and s.indicator_no = f.indicator_no) and f.load_id < (select max(n.load_id) from {{ this }} as n){% endif %}"
     ],
 ) }}
 -- ผลการสำรวจ จปฐ. รายตัวชี้วัด: one row per BMN survey year, household and indicator (31 a
