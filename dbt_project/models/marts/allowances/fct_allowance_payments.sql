@@ -5,6 +5,7 @@
     on_schema_change='fail',
 ) }}
 -- depends_on: {{ ref('person_register') }}
+-- depends_on: {{ ref('int_lao_authority_districts') }}
 -- เบี้ยยังชีพ: one row per allowance payment (current version of each payment_id), with the
 -- improper-payment flags of G.3. Incremental: a nightly run rewrites only
 --   * the payments delivered on or after the latest extract date already in the table
@@ -12,7 +13,8 @@
 --   * every payment of a person who has such a new payment (it may make an older one a duplicate
 --     or be one),
 --   * every payment of a person whose birth date or died_on in the register changed since the
---     payment was written (person_state_hash differs).
+--     payment was written (person_state_hash differs),
+--   * every payment of an authority whose district changed.
 -- No national id or name: person_key (md5 of the national id for now; the privacy issue replaces
 -- it with a keyed pseudonym).
 with flagged as (
@@ -38,12 +40,20 @@ changed_persons as (
         <> md5(coalesce(p.birth_date::text, '') || '|' || coalesce(p.died_on::text, ''))
 ),
 
+changed_authorities as (
+    select distinct t.lao_code
+    from {{ this }} as t
+    left join {{ ref('int_lao_authority_districts') }} as a on t.lao_code = a.lao_code
+    where t.district_code is distinct from a.district_code
+),
+
 selected as (
     select f.*
     from flagged as f
     where f.extracted_on >= (select extracted_on from watermark)
         or f.national_id in (select national_id from new_payments)
         or f.person_key in (select person_key from changed_persons)
+        or f.lao_code in (select lao_code from changed_authorities)
 ),
 {% else %}
 selected as (
