@@ -301,6 +301,205 @@ def test_kpis_csv_export(first_run, warehouse, tmp_path):
     assert len(rows) - 1 == query(warehouse, "select count(*) from marts.kpi_values")[0][0]
 
 
+# ----------------------------------------------------------------------------- the person-level warehouse
+# An independent reading of the generated files (contract_reader's current state, plain Python): the person
+# register's birth dates and deaths, the improper payments of G.3, S1.2 and G.4, compared with the warehouse.
+PERSON_EXTRACTS = [("msdhs", "target_persons", "national_id"), ("msdhs", "disability_cards", "national_id"),
+                   ("msdhs", "welfare_services", "national_id"), ("msdhs", "volunteers", "national_id"),
+                   ("cdd", "bmn_members", "national_id"), ("cdd", "bmn_households", "head_national_id")]
+AREAS = ["60"] + [f"60{d:02d}" for d in range(1, 16)]
+
+
+def _date(system: str, name: str, value) -> date | None:
+    from contract_reader import parse_date
+
+    return parse_date(contract.extract(system, name), value) if value not in (None, "") else None
+
+
+def _age(on: date, born: date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def _fiscal_year(period: str) -> int:
+    y, m = map(int, period.split("-"))
+    return y + 543 + (1 if m >= 10 else 0)
+
+
+class Province:
+    """The current state of the extracts the person-level indicators read, from the files alone."""
+
+    def __init__(self, sources: Path):
+        from welfare.thai import is_valid_national_id
+
+        t = truth(sources)
+        self.state = {name: current_state(sources, system, name, t)
+                      for system, name in [("msdhs", "target_persons"), ("msdhs", "disability_cards"),
+                                           ("msdhs", "welfare_services"), ("msdhs", "volunteers"),
+                                           ("cdd", "bmn_members"), ("cdd", "bmn_households"),
+                                           ("lao", "authorities"), ("lao", "allowance_payments")]}
+        self.valid = is_valid_national_id
+        # birth date: target_persons first, then the BMN member row of the latest survey year (lower household)
+        self.birth: dict[str, date] = {}
+        for m in sorted(self.state["bmn_members"], key=lambda r: (-int(r["survey_year"]), r["household_code"]),
+                        reverse=True):
+            if self.valid(m["national_id"]) and m["birth_date"]:
+                self.birth[m["national_id"]] = _date("cdd", "bmn_members", m["birth_date"])
+        self.died: dict[str, date] = {}
+        for p in self.state["target_persons"]:
+            if self.valid(p["national_id"]):
+                if p["birth_date"]:
+                    self.birth[p["national_id"]] = _date("msdhs", "target_persons", p["birth_date"])
+                if p["died_on"]:
+                    self.died[p["national_id"]] = _date("msdhs", "target_persons", p["died_on"])
+        # ids held by a current record of a person-bearing extract other than the payments
+        self.linked = {r[col] for _, name, col in PERSON_EXTRACTS for r in self.state[name] if self.valid(r[col])}
+        self.district = {a["lao_code"]: (a["district_code"] or None) for a in self.state["authorities"]}
+        self.payments = [p for p in self.state["allowance_payments"] if self.valid(str(p["national_id"]))]
+
+    def improper(self) -> dict[str, set[str]]:
+        """payment_id -> reasons, by G.3."""
+        out: dict[str, set[str]] = defaultdict(set)
+        groups: dict[tuple, list[dict]] = defaultdict(list)
+        for p in self.payments:
+            groups[(p["national_id"], p["allowance_type"], p["period"])].append(p)
+            start = date(*map(int, p["period"].split("-")), 1)
+            died, born = self.died.get(p["national_id"]), self.birth.get(p["national_id"])
+            if died and start > died:
+                out[p["payment_id"]].add("paid_after_death")
+            if p["allowance_type"] == "ELDERLY" and born and _age(start, born) < 60:
+                out[p["payment_id"]].add("underage_elderly")
+        for rows in groups.values():
+            for p in sorted(rows, key=lambda r: (r["paid_on"], r["payment_id"]))[1:]:
+                out[p["payment_id"]].add("duplicate_payment")
+        return out
+
+    def g3(self, years) -> dict[tuple[int, str], int]:
+        by_id = {p["payment_id"]: p for p in self.payments}
+        counts: dict[tuple[int, str], int] = defaultdict(int)
+        for pid in self.improper():
+            p = by_id[pid]
+            fy, district = _fiscal_year(p["period"]), self.district.get(p["lao_code"])
+            counts[(fy, "60")] += 1
+            if district:
+                counts[(fy, district)] += 1
+        return {(fy, a): counts.get((fy, a), 0) for fy in years for a in AREAS}
+
+    def s1_2(self, sources: Path, years) -> dict[tuple[int, str], int]:
+        import re
+
+        duplicates = {pid for pid, why in self.improper().items() if "duplicate_payment" in why}
+        current_ids = {p["payment_id"] for p in self.state["allowance_payments"]}
+        rows: dict[tuple[str, int], list[tuple[bool, bool, bool]]] = defaultdict(list)  # valid, linked, duplicate
+        for p in self.payments:
+            rows[(p["lao_code"], _fiscal_year(p["period"]))].append(
+                (True, p["national_id"] in self.linked, p["payment_id"] in duplicates))
+        from contract_reader import deliveries
+
+        for _, delivered in deliveries(sources, "lao", "allowance_payments", truth(sources)):
+            for r in delivered:
+                period, lao = r.get("period"), r.get("lao_code")
+                if not r["_quarantined"] or not lao or not isinstance(period, str) \
+                        or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period) or r.get("payment_id") in current_ids:
+                    continue
+                nid = r.get("national_id")
+                linked = isinstance(nid, str) and self.valid(nid) and nid in self.linked
+                rows[(str(lao), _fiscal_year(period))].append((False, linked, False))
+        counts: dict[tuple[int, str], int] = defaultdict(int)
+        for (lao, fy), rs in rows.items():
+            if any(v for v, _, _ in rs) and sum(lk for _, lk, _ in rs) >= 0.99 * len(rs) and not any(d for *_, d in rs):
+                counts[(fy, "60")] += 1
+                if self.district.get(lao):
+                    counts[(fy, self.district[lao])] += 1
+        return {(fy, a): counts.get((fy, a), 0) for fy in years for a in AREAS}
+
+    def g4(self, years) -> dict[tuple[int, str], int]:
+        from decimal import Decimal
+
+        poor_group = {p["national_id"] for p in self.state["target_persons"]
+                      if "POOR" in p["target_groups"].split("|")}
+        members: dict[tuple[int, str], list[str]] = defaultdict(list)
+        for m in self.state["bmn_members"]:
+            members[(int(m["survey_year"]), m["household_code"])].append(m["national_id"])
+        surveys = {int(h["survey_year"]) for h in self.state["bmn_households"]}
+        counts: dict[tuple[int, str], int] = defaultdict(int)
+        for fy in years:
+            start, end = fiscal_year_window(fy)
+            served_ids = poor_group | {s["national_id"] for s in self.state["welfare_services"]
+                                       if start <= _date("msdhs", "welfare_services", s["delivered_on"]) <= end}
+            past = [s for s in surveys if s <= fy]
+            if not past:
+                continue
+            survey = max(past)
+            for h in self.state["bmn_households"]:
+                n = int(h["members"])
+                if int(h["survey_year"]) != survey or n < 1 or Decimal(h["annual_income"]) / n >= 38000:
+                    continue
+                if not set(members[(survey, h["household_code"])]) & served_ids:
+                    counts[(fy, "60")] += 1
+                    counts[(fy, h["village_code"][:4])] += 1
+        return {(fy, a): counts.get((fy, a), 0) for fy in years for a in AREAS}
+
+
+@pytest.fixture(scope="module")
+def province(sources) -> Province:
+    return Province(sources)
+
+
+def _kpi(warehouse, code: str) -> dict[tuple[int, str], float | None]:
+    rows = query(warehouse, "select fiscal_year, area_code, value from marts.kpi_values where kpi_code = %s", (code,))
+    return {(fy, a): (None if v is None else float(v)) for fy, a, v in rows}
+
+
+def test_improper_payments_found_are_the_planted_ones_person_by_person(first_run, warehouse, sources, province):
+    """The restricted follow-up mart lists exactly the payments the generator made improper, with their reason."""
+    from contract_reader import read_extract
+
+    t = truth(sources)
+    planted: dict[str, set[str]] = defaultdict(set)
+    national_ids: dict[str, str] = {}
+    for p in t["planted"]:
+        if not p["rule"].startswith("improper:"):
+            continue
+        rows = read_extract("lao", "allowance_payments", sources / p["system"] / p["extract_date"] / p["file"])
+        row = rows[p["row"] - 1]
+        planted[row["payment_id"]].add(p["rule"].split(":", 1)[1])
+        national_ids[row["payment_id"]] = row["national_id"]
+    assert {r for why in planted.values() for r in why} == {"paid_after_death", "duplicate_payment",
+                                                            "underage_elderly"}
+    got = {pid: (nid, set(reasons.split(", "))) for pid, nid, reasons in query(
+        warehouse, "select payment_id, national_id, improper_reasons from restricted.improper_allowance_payments")}
+    assert got == {pid: (national_ids[pid], why) for pid, why in planted.items()}
+    # the plain-Python reading of G.3 finds the same ones
+    assert province.improper() == planted
+    # and the analyst-facing fact carries no national id
+    cols = {c for (c,) in query(warehouse, "select column_name from information_schema.columns "
+                                           "where table_schema = 'marts' and table_name = 'fct_allowance_payments'")}
+    assert "person_key" in cols and not cols & {"national_id", "first_name", "last_name"}
+
+
+@pytest.mark.parametrize("code", ["G.3", "S1.2", "G.4"])
+def test_person_level_indicators_match_an_independent_computation(first_run, warehouse, sources, province, code):
+    got = _kpi(warehouse, code)
+    years = sorted({fy for fy, _ in got})
+    assert years == [2560, 2561, 2562, 2563, 2564]
+    want = {"G.3": province.g3, "G.4": province.g4, "S1.2": lambda ys: province.s1_2(sources, ys)}[code](years)
+    assert got == {k: float(v) for k, v in want.items()}
+    assert sum(v > 0 for v in want.values()) > 10  # real figures, not zeros
+    # a province row is computed over all records, not summed from districts
+    for fy in years:
+        assert got[(fy, "60")] >= max(got[(fy, a)] for a in AREAS[1:])
+
+
+def test_person_level_indicators_are_present_for_every_area_and_year(first_run, warehouse):
+    for code in ("S1.1", "S1.2", "G.1", "G.2", "G.3", "G.4"):
+        got = _kpi(warehouse, code)
+        assert set(got) == {(fy, a) for fy in range(2560, 2565) for a in AREAS}, code
+        if code in ("S1.2", "G.3", "G.4"):
+            assert all(v is not None for v in got.values()), code
+    s1_1 = _kpi(warehouse, "S1.1")
+    assert s1_1[(2564, "60")] is not None and all(s1_1[(fy, "60")] is None for fy in range(2560, 2564))
+
+
 def test_a_breached_threshold_fails_the_run_after_loading_what_passed(first_run, warehouse, tmp_path):
     # A new drop with many bad national ids, run with the default 5% threshold.
     out = tmp_path / "bad"

@@ -52,6 +52,30 @@ s4_3 as (
     select * from {{ ref('int_kpi__s4_3_authorities_supporting_funds') }}
 ),
 
+s1_1 as (
+    select * from {{ ref('int_kpi__s1_1_complete_person_records') }}
+),
+
+s1_2 as (
+    select * from {{ ref('int_kpi__s1_2_reliable_local_databases') }}
+),
+
+g_1 as (
+    select * from {{ ref('int_kpi__g_1_elderly_allowance_coverage') }}
+),
+
+g_2 as (
+    select * from {{ ref('int_kpi__g_2_disability_allowance_coverage') }}
+),
+
+g_3 as (
+    select * from {{ ref('int_kpi__g_3_improper_allowance_payments') }}
+),
+
+g_4 as (
+    select * from {{ ref('int_kpi__g_4_unserved_poor_households') }}
+),
+
 unioned as (
     select * from s2_1
     union all
@@ -78,6 +102,18 @@ unioned as (
     select * from s4_2
     union all
     select * from s4_3
+    union all
+    select * from s1_1
+    union all
+    select * from s1_2
+    union all
+    select * from g_1
+    union all
+    select * from g_2
+    union all
+    select * from g_3
+    union all
+    select * from g_4
 ),
 
 final as (

@@ -1,0 +1,24 @@
+-- G.1 ความครอบคลุมเบี้ยยังชีพผู้สูงอายุ
+-- Of the persons in the register alive at FY end (no died_on, or died_on after FY end: a person is
+-- dead from died_on on) and aged 60 or more at FY end (unknown birth date: outside the test), the
+-- percentage with at least one ELDERLY payment for September of F (any current payment, improper
+-- or not). District by home subdistrict.
+{{ kpi_percent_rows('G.1', "
+    select
+        fy.fiscal_year,
+        p.home_district_code as district_code,
+        p.national_id as item_id,
+        paid.national_id is not null as is_hit
+    from " ~ ref('person_register') ~ " as p
+    inner join " ~ ref('int_fiscal_years') ~ " as fy
+        on p.birth_date is not null
+        and extract(year from age(fy.fy_end, p.birth_date)) >= 60
+        and (p.died_on is null or p.died_on > fy.fy_end)
+    left join (
+        select distinct national_id, period_month
+        from " ~ ref('stg_lao__allowance_payments') ~ "
+        where allowance_type = 'ELDERLY' and extract(month from period_month) = 9
+    ) as paid
+        on paid.national_id = p.national_id
+        and paid.period_month = make_date(fy.fiscal_year - 543, 9, 1)
+") }}

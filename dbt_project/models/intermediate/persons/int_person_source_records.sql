@@ -1,0 +1,189 @@
+{{ config(materialized='table') }}
+-- Every person-bearing record of every extract's current state, one row per (source, record),
+-- with what that record says about the person. Only national ids that pass util.national_id_ok
+-- are kept: a record with an invalid id never links to anyone.
+-- source_rank is the precedence of kpis.md (1 wins); within a source the most recent record wins
+-- (recency desc), ties by the lower record_key.
+with target_persons as (
+    select * from {{ ref('stg_msdhs__target_persons') }}
+),
+
+bmn_members as (
+    select * from {{ ref('stg_cdd__bmn_members') }}
+),
+
+bmn_households as (
+    select * from {{ ref('stg_cdd__bmn_households') }}
+),
+
+disability_cards as (
+    select * from {{ ref('stg_msdhs__disability_cards') }}
+),
+
+volunteers as (
+    select * from {{ ref('stg_msdhs__volunteers') }}
+),
+
+welfare_services as (
+    select * from {{ ref('stg_msdhs__welfare_services') }}
+),
+
+allowance_payments as (
+    select * from {{ ref('stg_lao__allowance_payments') }}
+),
+
+from_target_persons as (
+    select
+        'target_persons'::text as source_name,
+        1 as source_rank,
+        national_id,
+        national_id::text as record_key,
+        registered_on as recency,
+        sex::text as sex,
+        birth_date,
+        subdistrict_code::text as subdistrict_code,
+        died_on,
+        target_groups::text[] as target_groups,
+        first_name::text as first_name,
+        last_name::text as last_name,
+        extracted_on
+    from target_persons
+),
+
+from_bmn_members as (
+    select
+        'bmn_members'::text as source_name,
+        2 as source_rank,
+        m.national_id,
+        m.survey_year::text || '/' || m.household_code as record_key,
+        make_date(m.survey_year - 543, 1, 1) as recency,
+        m.sex::text as sex,
+        m.birth_date,
+        h.subdistrict_code::text as subdistrict_code,
+        null::date as died_on,
+        null::text[] as target_groups,
+        m.first_name::text as first_name,
+        m.last_name::text as last_name,
+        m.extracted_on
+    from bmn_members as m
+    left join bmn_households as h
+        on m.survey_year = h.survey_year and m.household_code = h.household_code
+),
+
+from_bmn_household_heads as (
+    -- a head ranks with the BMN members (same survey, same household village)
+    select
+        'bmn_households'::text as source_name,
+        2 as source_rank,
+        head_national_id as national_id,
+        survey_year::text || '/' || household_code as record_key,
+        make_date(survey_year - 543, 1, 1) as recency,
+        null::text as sex,
+        null::date as birth_date,
+        subdistrict_code::text as subdistrict_code,
+        null::date as died_on,
+        null::text[] as target_groups,
+        null::text as first_name,
+        null::text as last_name,
+        extracted_on
+    from bmn_households
+),
+
+from_disability_cards as (
+    select
+        'disability_cards'::text as source_name,
+        3 as source_rank,
+        national_id,
+        card_no::text as record_key,
+        issued_on as recency,
+        null::text as sex,
+        null::date as birth_date,
+        null::text as subdistrict_code,
+        null::date as died_on,
+        null::text[] as target_groups,
+        null::text as first_name,
+        null::text as last_name,
+        extracted_on
+    from disability_cards
+),
+
+from_volunteers as (
+    select
+        'volunteers'::text as source_name,
+        4 as source_rank,
+        national_id,
+        volunteer_id::text as record_key,
+        registered_on as recency,
+        null::text as sex,
+        null::date as birth_date,
+        subdistrict_code::text as subdistrict_code,
+        null::date as died_on,
+        null::text[] as target_groups,
+        null::text as first_name,
+        null::text as last_name,
+        extracted_on
+    from volunteers
+),
+
+from_welfare_services as (
+    select
+        'welfare_services'::text as source_name,
+        5 as source_rank,
+        national_id,
+        service_id::text as record_key,
+        delivered_on as recency,
+        null::text as sex,
+        null::date as birth_date,
+        subdistrict_code::text as subdistrict_code,
+        null::date as died_on,
+        null::text[] as target_groups,
+        null::text as first_name,
+        null::text as last_name,
+        extracted_on
+    from welfare_services
+),
+
+from_allowance_payments as (
+    -- payments say nothing about the person but that they exist (no address, sex or birth date)
+    select distinct on (national_id)
+        'allowance_payments'::text as source_name,
+        6 as source_rank,
+        national_id,
+        payment_id::text as record_key,
+        period_month as recency,
+        null::text as sex,
+        null::date as birth_date,
+        null::text as subdistrict_code,
+        null::date as died_on,
+        null::text[] as target_groups,
+        null::text as first_name,
+        null::text as last_name,
+        extracted_on
+    from allowance_payments
+    order by national_id, period_month desc, payment_id
+),
+
+unioned as (
+    select * from from_target_persons
+    union all
+    select * from from_bmn_members
+    union all
+    select * from from_bmn_household_heads
+    union all
+    select * from from_disability_cards
+    union all
+    select * from from_volunteers
+    union all
+    select * from from_welfare_services
+    union all
+    select * from from_allowance_payments
+),
+
+final as (
+    select *
+    from unioned
+    where national_id is not null
+        and util.national_id_ok(national_id)
+)
+
+select * from final
