@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import re
+import time
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ class ValidationReport:
     failures: list[tuple[int, str]]  # (row_no, rule.name) for every failing row of every rule
     rule_counts: dict[str, int]  # rule.name -> number of failing rows (0 for passing rules)
     docs_index: Path | None  # Data Docs index.html if docs_dir was given
+    docs_s: float = 0.0  # seconds spent rendering the Data Docs (reporting, not validating)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -377,7 +379,9 @@ def validate_rule_results(
             run_id = RunIdentifier(run_name=run_label, run_time=datetime.now(UTC))
             result = definition.run(run_id=run_id, result_format={"result_format": "BASIC"})
             # Data Docs first, so that a run whose SQL failed can still be inspected there.
+            docs_started = time.monotonic()
             docs_index = _build_docs(context, suite.name, run_id, result) if docs_dir else None
+            docs_s = time.monotonic() - docs_started
         finally:
             datasource.get_engine().dispose()
 
@@ -407,6 +411,7 @@ def validate_rule_results(
         failures=[(row_no, name) for row_no, _, name in failures],
         rule_counts=rule_counts,
         docs_index=docs_index,
+        docs_s=round(docs_s, 3),
     )
 
 
