@@ -283,6 +283,15 @@ def _fingerprint(target) -> dict:
         out[table] = query(target, f"select count(*) from {table}")[0][0]
     out["kpi"] = query(target, "select kpi_code, fiscal_year, area_code, value from marts.kpi_values "
                                "order by 1, 2, 3")
+    # every row of every mart, follow-up mart and snapshot (a content hash per table)
+    tables = query(target, "select table_schema, table_name from information_schema.tables "
+                           "where table_schema in ('marts', 'restricted', 'snapshots') and table_type = 'BASE TABLE' "
+                           "order by 1, 2")
+    assert len(tables) > 30, tables
+    for schema, table in tables:
+        out[f"{schema}.{table}"] = query(
+            target, f'select count(*), md5(coalesce(string_agg(t::text, \'|\' order by t::text), \'\')) '
+                    f'from "{schema}"."{table}" t')[0]
     return out
 
 
