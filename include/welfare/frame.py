@@ -281,6 +281,9 @@ def rule_expr(ext: Extract, rule: Rule) -> pl.Expr:
         return present(c) & _matches(c, _DEC) & (v.cast(pl.Float64, strict=False) < 0).fill_null(False)
     if code == "type_bool":
         return present(c) & ~_in(c, bool_values(ext))
+    if code == "enum" and col.type == "int":
+        number = v.cast(pl.Int64, strict=False)
+        return present(c) & _matches(c, _INT) & ~number.is_in([int(x) for x in col.values]).fill_null(False)
     if code == "enum":
         return present(c) & ~_in(c, col.values)
     if code in ("list_enum", "area_code") and col is not None and col.type == "list":

@@ -90,6 +90,13 @@ def _column_rules(ext: Extract, col: Column) -> list[Rule]:
             Rule("type_int", c, "match_regex", when_present(f"{q(c)} !~ '{regex}'"),
                  f"{c} %s is not a whole number", {"regex": regex})
         )
+        if col.values:  # a coded number (disability_type 1..7): compared as a number, so 07 is 7
+            rules.append(
+                Rule("enum", c, "sql",
+                     when_present(f"{q(c)} ~ '{regex}' and {q(c)}::numeric not in "
+                                  f"({', '.join(str(int(v)) for v in col.values)})"),
+                     f"{c} %s is not one of " + ", ".join(map(str, col.values)))
+            )
     elif t == "decimal":
         regex = r"^-?[0-9]+(\.[0-9]+)?$"
         rules.append(

@@ -36,6 +36,8 @@ def values_for(ext, col, rng: random.Random) -> list:
         pool += BY_TYPE[col.type]
     if col.values:
         pool += [str(v) for v in col.values] * 3 + [str(col.values[0]).lower()]
+    if col.values and col.type == "int":  # coded numbers: out of the list, zero-padded, signed
+        pool += ["9", "0", "07", "-1", "+2", " 3"]
     if col.type == "list":
         allowed = [str(v) for v in (col.values or contract.subdistrict_codes()[:3])]
         sep = col.separator or "|"
