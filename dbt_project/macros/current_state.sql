@@ -21,10 +21,12 @@ with latest_delivery as (
 ),
 
 delivered as (
-    select distinct on ({{ key_list }}) r.*, false as _is_stale
+    -- A key is unique within a delivery: the ingest quarantines every row of a key that appears
+    -- twice in a file (rule duplicate_key), so no DISTINCT ON is needed. The delivery is one
+    -- partition of the raw table (runtime partition pruning on _load_id).
+    select r.*, false as _is_stale
     from {{ raw }} as r
-    inner join latest_delivery as d on r._load_id = d.load_id
-    order by {{ key_list }}, r._row_no desc
+    where r._load_id = (select load_id from latest_delivery)
 ),
 
 quarantined_keys as (
@@ -34,16 +36,16 @@ quarantined_keys as (
 ),
 
 stale as (
+    -- Keys quarantined in the latest delivery keep their latest earlier version. Such a key has no
+    -- row in `delivered` (a key with a valid and an invalid row in one file is quarantined whole,
+    -- rule duplicate_key), so no anti-join against it is needed. The OR of two ranges lets
+    -- PostgreSQL prune the latest delivery's partition at run time.
     select distinct on ({% for k in key %}r.{{ k }}{{ ", " if not loop.last }}{% endfor %}) r.*, true as _is_stale
-    from {{ raw }} as r
-    inner join quarantined_keys as k
+    from quarantined_keys as k
+    inner join {{ raw }} as r
         on {% for k in key %}r.{{ k }}::text = k.{{ k }}{{ " and " if not loop.last }}{% endfor %}
-    where r._load_id <> (select load_id from latest_delivery)
+    where (r._load_id < (select load_id from latest_delivery) or r._load_id > (select load_id from latest_delivery))
         and r._extract_date <= (select extract_date from latest_delivery)
-        and not exists (
-            select 1 from delivered as dl
-            where {% for k in key %}dl.{{ k }} = r.{{ k }}{{ " and " if not loop.last }}{% endfor %}
-        )
     order by {% for k in key %}r.{{ k }}, {% endfor %}r._extract_date desc, r._load_id desc, r._row_no desc
 ),
 
