@@ -1,37 +1,52 @@
 """Every snapshot-kind extract of the contract has its dbt snapshot (SCD type 2): from its current-state staging
 view, keyed by the contract's key, check strategy on columns that leave out the load metadata, and a key deleted
-at the source closes its validity window."""
+at the source closes its validity window: dbt's hard_deletes, or, for the survey snapshots that read only new
+deliveries, the close_deleted_keys pre-hook. Read from the manifest `dbt parse` writes, so YAML- and SQL-defined
+snapshots are checked alike."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-import yaml
 from welfare import contract, settings
 
-SNAPSHOTS = settings.DBT_PROJECT_DIR / "snapshots"
 SNAPSHOT_EXTRACTS = [ext for sysdef in contract.systems().values() for ext in sysdef.extracts.values()
                      if ext.kind == "snapshot"]
 LOAD_METADATA = {"extracted_on", "load_id", "is_stale"}
 
 
-def declared() -> dict[str, dict]:
-    out = {}
-    for path in SNAPSHOTS.glob("*.yml"):
-        for snap in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("snapshots") or []:
-            out[snap["name"]] = snap
-    return out
+@pytest.fixture(scope="module")
+def snapshots(tmp_path_factory) -> dict[str, dict]:
+    target = tmp_path_factory.mktemp("dbt-target")
+    dbt = Path(sys.executable).with_name("dbt")
+    env = {**os.environ, "DBT_PROFILES_DIR": str(settings.DBT_PROJECT_DIR), "DBT_TARGET_PATH": str(target),
+           "DBT_LOG_PATH": str(target), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    subprocess.run([str(dbt), "parse", "--quiet"], cwd=settings.DBT_PROJECT_DIR, env=env, check=True)
+    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    return {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "snapshot"}
 
 
-def test_only_snapshot_kind_extracts_have_snapshots():
+def test_only_snapshot_kind_extracts_have_snapshots(snapshots):
     assert len(SNAPSHOT_EXTRACTS) == 16
-    assert set(declared()) == {f"snp_{e.system}__{e.name}" for e in SNAPSHOT_EXTRACTS}
+    assert set(snapshots) == {f"snp_{e.system}__{e.name}" for e in SNAPSHOT_EXTRACTS}
 
 
 @pytest.mark.parametrize("ext", SNAPSHOT_EXTRACTS, ids=lambda e: e.qualified_name)
-def test_snapshot_follows_the_contract(ext):
-    snap = declared()[f"snp_{ext.system}__{ext.name}"]
-    assert snap["relation"] == f"ref('stg_{ext.system}__{ext.name}')"
+def test_snapshot_follows_the_contract(ext, snapshots):
+    snap = snapshots[f"snp_{ext.system}__{ext.name}"]
+    assert snap["depends_on"]["nodes"] == [f"model.welfare.stg_{ext.system}__{ext.name}"]
     cfg = snap["config"]
     key = cfg["unique_key"] if isinstance(cfg["unique_key"], list) else [cfg["unique_key"]]
     assert key == list(ext.key)
-    assert cfg["strategy"] == "check" and cfg["hard_deletes"] in ("invalidate", "new_record")
+    assert cfg["strategy"] == "check"
     cols = set(cfg["check_cols"])
     assert set(ext.key) <= cols and not cols & LOAD_METADATA
+    if cfg["hard_deletes"] == "ignore":  # reads new deliveries only: the pre-hook closes deleted keys
+        hooks = " ".join(h["sql"] for h in cfg["pre-hook"])
+        assert f"close_deleted_keys('{ext.system}', '{ext.name}', ref('stg_{ext.system}__{ext.name}')" in hooks
+        assert f"newer_deliveries('{ext.system}', '{ext.name}', this)" in snap["raw_code"]
+    else:
+        assert cfg["hard_deletes"] in ("invalidate", "new_record")

@@ -2,8 +2,23 @@
 -- and the poverty line of G.4 (annual_income / members < 38,000 baht, members >= 1). The head is
 -- a person_key (md5 of the national id for now; the privacy issue replaces it with a keyed
 -- pseudonym). No national id or name.
+{{ config(
+    materialized='incremental',
+    unique_key=['survey_year', 'household_code'],
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    pre_hook=[
+        "{% if is_incremental() and newer_deliveries('cdd', 'bmn_households', this) != 'false' %}delete from {{ this }} as f where not exists (select 1 from {{ ref('stg_cdd__bmn_households') }} as s where s.survey_year = f.survey_year and s.household_code = f.household_code){% else %}select 1{% endif %}",
+    ],
+    post_hook=["{{ load_id_index() }}"],
+) }}
+-- Incremental like fct_bmn_indicator_results: the survey arrives once a round, so a nightly run
+-- writes only deliveries newer than the table's latest load, and reads nothing without one.
 with households as (
     select * from {{ ref('stg_cdd__bmn_households') }}
+    {% if is_incremental() %}
+    where {{ newer_deliveries('cdd', 'bmn_households', this) }}
+    {% endif %}
 ),
 
 final as (
@@ -17,7 +32,8 @@ final as (
         members::int as members,
         annual_income::numeric(14, 2) as annual_income,
         (case when members >= 1 then round(annual_income / members, 2) end)::numeric(14, 2) as income_per_head,
-        (members >= 1 and annual_income / nullif(members, 0) < 38000)::boolean as is_poor
+        (members >= 1 and annual_income / nullif(members, 0) < 38000)::boolean as is_poor,
+        load_id::bigint as load_id
     from households
 )
 

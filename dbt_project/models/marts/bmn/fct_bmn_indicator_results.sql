@@ -3,19 +3,21 @@
     unique_key=['survey_year', 'household_code', 'indicator_no'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    post_hook=[
-        "{% if is_incremental() %}delete from {{ this }} as f where not exists (select 1 from {{ ref('stg_cdd__bmn_indicators') }} as s where s.survey_year = f.survey_year and s.household_code = f.household_code and s.indicator_no = f.indicator_no) and f.load_id < (select max(n.load_id) from {{ this }} as n){% endif %}"
+    pre_hook=[
+        "{% if is_incremental() and newer_deliveries('cdd', 'bmn_indicators', this) != 'false' %}delete from {{ this }} as f where not exists (select 1 from {{ ref('stg_cdd__bmn_indicators') }} as s where s.survey_year = f.survey_year and s.household_code = f.household_code and s.indicator_no = f.indicator_no){% else %}select 1{% endif %}",
     ],
+    post_hook=["{{ load_id_index() }}"],
 ) }}
 -- ผลการสำรวจ จปฐ. รายตัวชี้วัด: one row per BMN survey year, household and indicator (31 a
 -- household), the current state of the survey. Incremental (53 M rows at full scale): a nightly
--- run only writes the rows of deliveries newer than the latest load already in the table; when a
--- newer delivery arrived, a post-hook removes the keys it no longer carries (deleted at the source).
+-- run only writes the rows of deliveries newer than the latest load already in the table, and
+-- reads nothing on the nights without one (macros/new_deliveries.sql); when a newer delivery
+-- arrived, a pre-hook first removes the keys it no longer carries (deleted at the source).
 -- The district is the household's village's district.
 with results as (
     select * from {{ ref('stg_cdd__bmn_indicators') }}
     {% if is_incremental() %}
-    where load_id > (select coalesce(max(load_id), 0) from {{ this }})
+    where {{ newer_deliveries('cdd', 'bmn_indicators', this) }}
     {% endif %}
 ),
 

@@ -1,0 +1,59 @@
+{#-
+  Large extracts (the BMN survey: 53 M indicator rows at full scale) arrive once a survey round,
+  not every night. Their snapshots and incremental facts read only the deliveries they have not
+  captured yet, and nothing at all on the nights without one.
+
+  newer_deliveries(system, extract, relation, column)
+      A SQL predicate on `column` (a load_id) for the rows of deliveries newer than the newest load
+      already in `relation`: `load_id > N`, or `false` when audit.load_ledger holds no newer load of
+      the extract (PostgreSQL then plans no scan at all), or `true` when `relation` does not exist
+      yet (the first build reads everything). Needs an index on relation(column) to stay cheap:
+      see load_id_index().
+
+  close_deleted_keys(staging, key)
+      Pre-hook of such a snapshot (hard_deletes: ignore, since it only sees the new delivery): when
+      a newer delivery has arrived, close the current version of every key the current state no
+      longer holds (deleted at the source), at the snapshot's own timestamp (the same transaction,
+      so the same now()). A key quarantined in the new delivery is still in the current state (as
+      its stale earlier version) and stays open, as in the staging view.
+
+  load_id_index()
+      Post-hook: the index newer_deliveries() reads max(load_id) from.
+-#}
+{% macro newer_deliveries(system, extract, relation, column='load_id', on=none) -%}
+    {#- `on`: the column the predicate tests, when it is not `column` (raw tables say _load_id) -#}
+    {%- if not execute -%}{{ return('true') }}{%- endif -%}
+    {%- if load_relation(relation) is none -%}{{ return('true') }}{%- endif -%}
+    {%- set seen = run_query('select coalesce(max(' ~ column ~ '), 0) from ' ~ relation).columns[0].values()[0] -%}
+    {%- set newest = run_query(
+        "select coalesce(max(load_id), 0) from " ~ source('audit', 'load_ledger')
+        ~ " where system = '" ~ system ~ "' and extract = '" ~ extract ~ "'").columns[0].values()[0] -%}
+    {%- if newest > seen -%}
+        {{ return((on or column) ~ ' > ' ~ seen) }}
+    {%- else -%}
+        {{ return('false') }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro close_deleted_keys(system, extract, staging, key) -%}
+    {%- if execute and load_relation(this) is not none
+          and newer_deliveries(system, extract, this) != 'false' %}
+    update {{ this }} as s
+    set dbt_valid_to = {{ snapshot_get_time() }}
+    where s.dbt_valid_to is null
+        and not exists (
+            select 1 from {{ staging }} as c
+            where {% for k in key %}c.{{ k }} = s.{{ k }}{{ " and " if not loop.last }}{% endfor %}
+        )
+    {%- else %}
+    select 1 /* no new {{ system }}.{{ extract }} delivery: nothing deleted */
+    {%- endif %}
+{%- endmacro %}
+
+{% macro load_id_index(column='load_id') -%}
+    create index if not exists {{ this.identifier }}__{{ column }} on {{ this }} ({{ column }})
+{%- endmacro %}
+
+{% macro index_on(column) -%}
+    create index if not exists {{ this.identifier }}__{{ column }} on {{ this }} ({{ column }})
+{%- endmacro %}

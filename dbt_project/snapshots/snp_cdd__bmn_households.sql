@@ -1,0 +1,26 @@
+{% snapshot snp_cdd__bmn_households %}
+{#- SCD type 2 history of cdd.bmn_households: see _cdd__snapshots.yml. The survey arrives once a round, so
+    the snapshot reads only the deliveries it has not captured yet (macros/new_deliveries.sql):
+    nothing on the nights without one, and a pre-hook closes the keys a new delivery deleted. -#}
+{{ config(
+    unique_key=['survey_year', 'household_code'],
+    strategy='check',
+    check_cols=[
+        'survey_year',
+        'household_code',
+        'village_code',
+        'subdistrict_code',
+        'district_code',
+        'house_no',
+        'head_national_id',
+        'members',
+        'annual_income'
+    ],
+    hard_deletes='ignore',
+    pre_hook="{{ close_deleted_keys('cdd', 'bmn_households', ref('stg_cdd__bmn_households'), ['survey_year', 'household_code']) }}",
+    post_hook="{{ load_id_index() }}",
+) }}
+select *
+from {{ ref('stg_cdd__bmn_households') }}
+where {{ newer_deliveries('cdd', 'bmn_households', this) }}
+{% endsnapshot %}

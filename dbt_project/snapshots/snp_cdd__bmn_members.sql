@@ -1,0 +1,26 @@
+{% snapshot snp_cdd__bmn_members %}
+{#- SCD type 2 history of cdd.bmn_members: see _cdd__snapshots.yml. The survey arrives once a round, so
+    the snapshot reads only the deliveries it has not captured yet (macros/new_deliveries.sql):
+    nothing on the nights without one, and a pre-hook closes the keys a new delivery deleted. -#}
+{{ config(
+    unique_key=['survey_year', 'household_code', 'national_id'],
+    strategy='check',
+    check_cols=[
+        'survey_year',
+        'household_code',
+        'national_id',
+        'first_name',
+        'last_name',
+        'sex',
+        'birth_date',
+        'relation',
+        'disabled'
+    ],
+    hard_deletes='ignore',
+    pre_hook="{{ close_deleted_keys('cdd', 'bmn_members', ref('stg_cdd__bmn_members'), ['survey_year', 'household_code', 'national_id']) }}",
+    post_hook="{{ load_id_index() }}",
+) }}
+select *
+from {{ ref('stg_cdd__bmn_members') }}
+where {{ newer_deliveries('cdd', 'bmn_members', this) }}
+{% endsnapshot %}
