@@ -20,7 +20,8 @@ cards as (
 ),
 
 payments as (
-    select national_id, allowance_type, period_month from {{ ref('stg_lao__allowance_payments') }}
+    -- every current payment, materialized with its person_key (md5 of the national id)
+    select person_key, allowance_type, period_month from {{ ref('fct_allowance_payments') }}
 ),
 
 elderly as (
@@ -67,7 +68,7 @@ final as (
     inner join persons as p on e.national_id = p.national_id
     where not exists (
         select 1 from payments as pay
-        where pay.national_id = e.national_id
+        where pay.person_key = p.person_key
             and pay.allowance_type = e.allowance_type
             and pay.period_month = make_date(e.fiscal_year - 543, 9, 1)
     )

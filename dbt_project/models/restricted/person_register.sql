@@ -1,6 +1,8 @@
 -- ทะเบียนบุคคลกลาง: the person register. One row per valid national id found in any
 -- person-bearing extract, with the golden record chosen by the precedence of kpis.md.
 -- RESTRICTED: national ids and names.
+-- Ties end on record_key, then source_name (a BMN member and the head row of the same household
+-- share rank, recency and record key), so the golden record never depends on the order of rows.
 with records as (
     select * from {{ ref('int_person_source_records') }}
 ),
@@ -8,17 +10,17 @@ with records as (
 golden as (
     select
         national_id,
-        (array_agg(first_name order by source_rank, recency desc nulls last, record_key)
+        (array_agg(first_name order by source_rank, recency desc nulls last, record_key, source_name)
             filter (where first_name is not null))[1] as first_name,
-        (array_agg(last_name order by source_rank, recency desc nulls last, record_key)
+        (array_agg(last_name order by source_rank, recency desc nulls last, record_key, source_name)
             filter (where last_name is not null))[1] as last_name,
-        (array_agg(sex order by source_rank, recency desc nulls last, record_key)
+        (array_agg(sex order by source_rank, recency desc nulls last, record_key, source_name)
             filter (where sex is not null))[1] as sex,
-        (array_agg(birth_date order by source_rank, recency desc nulls last, record_key)
+        (array_agg(birth_date order by source_rank, recency desc nulls last, record_key, source_name)
             filter (where birth_date is not null))[1] as birth_date,
-        (array_agg(subdistrict_code order by source_rank, recency desc nulls last, record_key)
+        (array_agg(subdistrict_code order by source_rank, recency desc nulls last, record_key, source_name)
             filter (where subdistrict_code is not null))[1] as home_subdistrict_code,
-        (array_agg(source_name order by source_rank, recency desc nulls last, record_key)
+        (array_agg(source_name order by source_rank, recency desc nulls last, record_key, source_name)
             filter (where subdistrict_code is not null))[1] as home_subdistrict_source,
         max(died_on) filter (where source_name = 'target_persons') as died_on,
         array_agg(distinct source_name order by source_name) as sources,

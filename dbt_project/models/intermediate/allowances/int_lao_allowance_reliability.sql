@@ -4,18 +4,21 @@
 -- quarantined row later replaced by a valid one is counted once, through the valid one);
 -- a row is linked when it carries a valid national_id (util.national_id_ok) that is in the register
 -- through a current record of another person-bearing extract (not allowance_payments).
+-- Reads the materialized fct_allowance_payments (13 M rows at full scale, every current payment
+-- with its flags; person_key = md5 of the national id) rather than recomputing the flags.
 with payments as (
-    select * from {{ ref('int_allowance_payments_flagged') }}
+    select payment_id, lao_code, fiscal_year, person_key, is_duplicate
+    from {{ ref('fct_allowance_payments') }}
 ),
 
 quarantined as (
     select * from {{ ref('stg_audit__quarantined_allowance_payments') }}
 ),
 
-linked_ids as (
-    select distinct national_id
-    from {{ ref('int_person_source_records') }}
-    where source_name <> 'allowance_payments'
+linked_persons as (
+    select person_key
+    from {{ ref('person_register') }}
+    where exists (select 1 from unnest(sources) as s (source_name) where s.source_name <> 'allowance_payments')
 ),
 
 authorities as (
@@ -24,12 +27,13 @@ authorities as (
 
 valid_rows as (
     select
-        lao_code,
-        fiscal_year,
-        national_id,
+        p.lao_code,
+        p.fiscal_year,
         true as is_valid,
-        is_duplicate
-    from payments
+        l.person_key is not null as is_linked,
+        p.is_duplicate
+    from payments as p
+    left join linked_persons as l on p.person_key = l.person_key
 ),
 
 quarantined_rows as (
@@ -37,13 +41,18 @@ quarantined_rows as (
         q.lao_code,
         (extract(year from q.period_month)::int + 543
          + case when extract(month from q.period_month) >= 10 then 1 else 0 end) as fiscal_year,
-        q.national_id,
         false as is_valid,
+        coalesce(
+            q.national_id is not null
+            and util.national_id_ok(q.national_id)
+            and exists (select 1 from linked_persons as l where l.person_key = md5(q.national_id)),
+            false
+        ) as is_linked,
         false as is_duplicate
     from quarantined as q
     where q.period_month is not null
         and q.lao_code is not null
-        and (q.payment_id is null or q.payment_id not in (select payment_id from payments))
+        and not exists (select 1 from payments as p where p.payment_id = q.payment_id)
 ),
 
 payment_rows as (
@@ -58,11 +67,7 @@ per_authority as (
         r.fiscal_year,
         count(*) filter (where r.is_valid) as valid_payments,
         count(*) as payment_rows,
-        count(*) filter (
-            where r.national_id is not null
-                and util.national_id_ok(r.national_id)
-                and r.national_id in (select national_id from linked_ids)
-        ) as linked_rows,
+        count(*) filter (where r.is_linked) as linked_rows,
         count(*) filter (where r.is_duplicate) as duplicate_payments
     from payment_rows as r
     group by r.lao_code, r.fiscal_year

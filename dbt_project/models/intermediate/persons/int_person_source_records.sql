@@ -29,7 +29,8 @@ welfare_services as (
 ),
 
 allowance_payments as (
-    select * from {{ ref('stg_lao__allowance_payments') }}
+    -- the same rows as stg_lao__allowance_payments, materialized (13 M rows at full scale)
+    select * from {{ ref('int_allowance_payments_current') }}
 ),
 
 from_target_persons as (
