@@ -10,7 +10,7 @@ DEMO_SCALE ?= 0.01
 BENCH_DIR := $(WELFARE_HOME)/bench
 BENCH_SCALE ?= 1.0
 
-.PHONY: run test setup bench bench-ingest lint clean-home warehouse-stop
+.PHONY: run test setup bench bench-ingest bench-warehouse lint clean-home warehouse-stop
 
 $(UV):
 	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" \
@@ -45,6 +45,7 @@ bench: setup
 	  --results "$(BENCH_DIR)/results.json" --extra calibration="$(BENCH_DIR)/calibration.json" \
 	  --limit-wall-s 300 --limit-rss-mib 4096
 	$(MAKE) bench-ingest
+	$(MAKE) bench-warehouse
 
 lint: setup
 	$(VENV)/bin/ruff check include dags tests
@@ -56,6 +57,14 @@ bench-ingest: setup
 	  $(VENV)/bin/python -m welfare.bench_ingest --sources "$(BENCH_DIR)/sources" --json "$(BENCH_DIR)/ingest.json"
 	$(VENV)/bin/python -m welfare.bench ingest --time-file "$(BENCH_DIR)/ingest.time" \
 	  --results "$(BENCH_DIR)/results.json" --extra ingest="$(BENCH_DIR)/ingest.json"
+
+## make bench-warehouse: dbt build of the warehouse on the first drop (full), then after the second (nightly,
+## incremental); dbt's overhead from the server's statement log (part of make bench; needs its sources)
+bench-warehouse: setup
+	/usr/bin/time -v -o "$(BENCH_DIR)/warehouse.time" \
+	  $(VENV)/bin/python -m welfare.bench_warehouse --sources "$(BENCH_DIR)/sources" --json "$(BENCH_DIR)/warehouse.json"
+	$(VENV)/bin/python -m welfare.bench warehouse --time-file "$(BENCH_DIR)/warehouse.time" \
+	  --results "$(BENCH_DIR)/results.json" --extra warehouse="$(BENCH_DIR)/warehouse.json"
 
 warehouse-stop:
 	-$(VENV)/bin/welfare warehouse stop
