@@ -57,3 +57,10 @@
 {% macro index_on(column) -%}
     create index if not exists {{ this.identifier }}__{{ column }} on {{ this }} ({{ column }})
 {%- endmacro %}
+
+{% macro bmn_survey_delivered() -%}
+    {#- A delivery of bmn_members or bmn_households newer than what int_bmn_person_records holds
+        (this): load ids grow with time, so comparing each with the table's max(load_id) is enough. -#}
+    {{ return(newer_deliveries('cdd', 'bmn_members', this) != 'false'
+              or newer_deliveries('cdd', 'bmn_households', this) != 'false') }}
+{%- endmacro %}

@@ -8,12 +8,10 @@ with target_persons as (
     select * from {{ ref('stg_msdhs__target_persons') }}
 ),
 
-bmn_members as (
-    select * from {{ ref('stg_cdd__bmn_members') }}
-),
-
-bmn_households as (
-    select * from {{ ref('stg_cdd__bmn_households') }}
+bmn_records as (
+    -- BMN members and household heads, kept in a table rewritten only when the survey is
+    -- delivered (int_bmn_person_records)
+    select * from {{ ref('int_bmn_person_records') }}
 ),
 
 disability_cards as (
@@ -49,45 +47,6 @@ from_target_persons as (
         last_name::text as last_name,
         extracted_on
     from target_persons
-),
-
-from_bmn_members as (
-    select
-        'bmn_members'::text as source_name,
-        2 as source_rank,
-        m.national_id,
-        m.survey_year::text || '/' || m.household_code as record_key,
-        make_date(m.survey_year - 543, 1, 1) as recency,
-        m.sex::text as sex,
-        m.birth_date,
-        h.subdistrict_code::text as subdistrict_code,
-        null::date as died_on,
-        null::text[] as target_groups,
-        m.first_name::text as first_name,
-        m.last_name::text as last_name,
-        m.extracted_on
-    from bmn_members as m
-    left join bmn_households as h
-        on m.survey_year = h.survey_year and m.household_code = h.household_code
-),
-
-from_bmn_household_heads as (
-    -- a head ranks with the BMN members (same survey, same household village)
-    select
-        'bmn_households'::text as source_name,
-        2 as source_rank,
-        head_national_id as national_id,
-        survey_year::text || '/' || household_code as record_key,
-        make_date(survey_year - 543, 1, 1) as recency,
-        null::text as sex,
-        null::date as birth_date,
-        subdistrict_code::text as subdistrict_code,
-        null::date as died_on,
-        null::text[] as target_groups,
-        null::text as first_name,
-        null::text as last_name,
-        extracted_on
-    from bmn_households
 ),
 
 from_disability_cards as (
@@ -167,9 +126,10 @@ from_allowance_payments as (
 unioned as (
     select * from from_target_persons
     union all
-    select * from from_bmn_members
-    union all
-    select * from from_bmn_household_heads
+    select
+        source_name, source_rank, national_id, record_key, recency, sex, birth_date, subdistrict_code,
+        died_on, target_groups, first_name, last_name, extracted_on
+    from bmn_records
     union all
     select * from from_disability_cards
     union all
