@@ -1,7 +1,8 @@
 {% snapshot snp_cdd__bmn_members %}
 {#- SCD type 2 history of cdd.bmn_members: see _cdd__snapshots.yml. The survey arrives once a round, so
     the snapshot reads only the deliveries it has not captured yet (macros/new_deliveries.sql):
-    nothing on the nights without one, and a pre-hook closes the keys a new delivery deleted. -#}
+    nothing on the nights without one, and a pre-hook closes the keys a new delivery deleted. The
+    index on dbt_scd_id lets dbt's merge find nothing to close on such nights without a scan. -#}
 {{ config(
     unique_key=['survey_year', 'household_code', 'national_id'],
     strategy='check',
@@ -18,7 +19,7 @@
     ],
     hard_deletes='ignore',
     pre_hook="{{ close_deleted_keys('cdd', 'bmn_members', ref('stg_cdd__bmn_members'), ['survey_year', 'household_code', 'national_id']) }}",
-    post_hook="{{ load_id_index() }}",
+    post_hook=["{{ load_id_index() }}", "{{ index_on('dbt_scd_id') }}"],
 ) }}
 select *
 from {{ ref('stg_cdd__bmn_members') }}

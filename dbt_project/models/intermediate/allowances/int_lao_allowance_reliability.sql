@@ -52,7 +52,10 @@ quarantined_rows as (
     from quarantined as q
     where q.period_month is not null
         and q.lao_code is not null
-        and not exists (select 1 from payments as p where p.payment_id = q.payment_id)
+        -- the table itself, not the CTE: one primary-key probe per quarantined row
+        and not exists (
+            select 1 from {{ ref('fct_allowance_payments') }} as p where p.payment_id = q.payment_id
+        )
 ),
 
 payment_rows as (

@@ -1,9 +1,11 @@
+{{ config(materialized='table') }}
 -- Per fiscal year F, the poor BMN households of G.4 and whether anyone serves them.
 -- S = the latest survey year <= F present among the valid (current) households; a household of S
 -- is poor when members >= 1 and annual_income / members < 38,000 baht. It is served when one of
 -- its members (the current bmn_members rows of that household and S) has a current target_persons
 -- record with group POOR, or received a welfare service delivered in F. Fiscal years before the
 -- first survey year have no S and no households.
+-- A table: G.4 and the follow-up mart unserved_poor_households both read it.
 with fiscal_years as (
     select * from {{ ref('int_fiscal_years') }}
 ),

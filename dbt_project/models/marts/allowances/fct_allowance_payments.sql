@@ -25,31 +25,39 @@ with new_payments as (
     where load_id > (select coalesce(max(load_id), 0) from {{ this }})
 ),
 
-changed_authorities as (
-    select distinct t.lao_code
-    from (select distinct lao_code, district_code from {{ this }}) as t
-    left join {{ ref('int_lao_authority_districts') }} as a on t.lao_code = a.lao_code
-    where t.district_code is distinct from a.district_code
+written as (
+    -- one scan of the table: each person's state hash and authorities as last written
+    select distinct person_key, person_state_hash, lao_code, district_code
+    from {{ this }}
+),
+
+authorities as (
+    select lao_code, district_code from {{ ref('int_lao_authority_districts') }}
 ),
 
 affected_persons as (
     select person_key from new_payments
     union
-    select t.person_key from {{ this }} as t inner join new_payments as n on t.payment_id = n.payment_id
+    -- = any(array(...)): an index probe per new payment, whatever the planner guesses of its count
+    select t.person_key from {{ this }} as t
+    where t.payment_id = any(array(select payment_id from new_payments))
     union
-    select t.person_key
-    from {{ this }} as t
-    inner join {{ ref('person_register') }} as p on t.person_key = p.person_key
-    where t.person_state_hash
+    select w.person_key
+    from written as w
+    inner join {{ ref('person_register') }} as p on w.person_key = p.person_key
+    where w.person_state_hash
         <> md5(coalesce(p.birth_date::text, '') || '|' || coalesce(p.died_on::text, ''))
     union
-    select t.person_key from {{ this }} as t where t.lao_code in (select lao_code from changed_authorities)
+    select w.person_key
+    from written as w
+    left join authorities as a on w.lao_code = a.lao_code
+    where w.district_code is distinct from a.district_code
 ),
 
 payments as (
     select *
     from {{ ref('int_allowance_payments_current') }}
-    where person_key in (select person_key from affected_persons)
+    where person_key = any(array(select person_key from affected_persons))
 ),
 {% else %}
 with payments as (
