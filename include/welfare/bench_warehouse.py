@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m welfare.bench_warehouse")
     ap.add_argument("--sources", required=True)
     ap.add_argument("--json", required=True, help="write the figures here")
+    ap.add_argument("--keep", action="store_true", help="keep the benchmark database (to look into it)")
     args = ap.parse_args(argv)
     sources = Path(args.sources).resolve()
     days = sorted(ingest.complete_drop_dates(sources))
@@ -151,8 +152,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{100 * full['dbt_overhead_share']:.1f}%; nightly after {days[1]}: {nightly['wall_s']} s = "
           f"{100 * figures['nightly_to_full']:.1f}% of the full build (limit 25%), dbt overhead "
           f"{100 * nightly['dbt_overhead_share']:.1f}%")
-    with db.connect(admin.dsn, autocommit=True) as conn, conn.cursor() as cur:
-        cur.execute(f'drop database if exists "{DATABASE}" with (force)')
+    if not args.keep:
+        with db.connect(admin.dsn, autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute(f'drop database if exists "{DATABASE}" with (force)')
     return 0 if all(figures["checks"].values()) else 1
 
 

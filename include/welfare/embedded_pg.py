@@ -189,7 +189,7 @@ class EmbeddedWarehouse:
             f"port = {port}\n"
             f"unix_socket_directories = '{self.socket_dir}'\n"
             "shared_buffers = 512MB\n"
-            "work_mem = 64MB\n"
+            "work_mem = 256MB\n"  # few sessions, large joins: keep hashes and sorts in memory
             "maintenance_work_mem = 512MB\n"
             "max_wal_size = 4GB\n"
             # a single-node warehouse: rows written into a table created in the same transaction
