@@ -1,10 +1,10 @@
 {#-
   G.3's improper-payment flags for the payments in the CTE named `payments` (rows of
   int_allowance_payments_current), read against the person register. Emits CTEs ending in
-  `flagged`; the caller opens the WITH and selects from it. Shared by int_allowance_payments_flagged
-  (every payment) and fct_allowance_payments (every payment, or on a nightly run every payment of
-  the persons it must re-flag: a person's payments are always flagged together, since a duplicate
-  is decided among them).
+  `flagged`; the caller opens the WITH and selects from it. Used by fct_allowance_payments for
+  every payment, or on a nightly run every payment of the persons it must re-flag (a person's
+  payments are always flagged together, since a duplicate is decided among them); kept apart so
+  the two branches of that model share one statement of the rules.
     paid_after_death:  the period's month starts after died_on (died 2021-06-01: June proper, July not);
     duplicate_payment: per national_id, allowance_type and period, every payment but the earliest
                        by paid_on then payment_id;
