@@ -1,45 +1,88 @@
 -- ทะเบียนบุคคลกลาง: the person register. One row per valid national id found in any
 -- person-bearing extract, with the golden record chosen by the precedence of kpis.md.
 -- RESTRICTED: national ids and names.
--- Ties end on record_key, then source_name (a BMN member and the head row of the same household
--- share rank, recency and record key), so the golden record never depends on the order of rows.
+-- Each field takes the first non-null value in the order source_rank, recency desc, record_key,
+-- source_name. Ties end on record_key, then source_name (a BMN member and the head row of the same
+-- household share rank, recency and record key), so the golden record never depends on the order
+-- of rows. Rank 2 is the whole BMN survey, whose choice int_bmn_persons makes once per survey
+-- delivery in that same order; here each field is the registries' rank-1 value, else the BMN
+-- value, else the registries' value of ranks 3-6.
+{%- set order = 'source_rank, recency desc nulls last, record_key, source_name' %}
+{%- set fields = ['first_name', 'last_name', 'sex', 'birth_date', 'subdistrict_code'] %}
 with records as (
-    select * from {{ ref('int_person_source_records') }}
+    -- the nightly registries' records, one row per source and record (ranks 1 and 3-6)
+    select * from {{ ref('int_registry_person_records') }}
 ),
 
-golden as (
+bmn as (
+    -- the BMN survey (rank 2), one row per person, its choice among the survey's records made
+    select * from {{ ref('int_bmn_persons') }}
+),
+
+registry as (
+    -- per person, each field's first non-null value in precedence order before rank 2 (rank 1)
+    -- and after it (ranks 3-6), and what only the registries say
     select
         national_id,
-        (array_agg(first_name order by source_rank, recency desc nulls last, record_key, source_name)
-            filter (where first_name is not null))[1] as first_name,
-        (array_agg(last_name order by source_rank, recency desc nulls last, record_key, source_name)
-            filter (where last_name is not null))[1] as last_name,
-        (array_agg(sex order by source_rank, recency desc nulls last, record_key, source_name)
-            filter (where sex is not null))[1] as sex,
-        (array_agg(birth_date order by source_rank, recency desc nulls last, record_key, source_name)
-            filter (where birth_date is not null))[1] as birth_date,
-        (array_agg(subdistrict_code order by source_rank, recency desc nulls last, record_key, source_name)
-            filter (where subdistrict_code is not null))[1] as home_subdistrict_code,
-        (array_agg(source_name order by source_rank, recency desc nulls last, record_key, source_name)
-            filter (where subdistrict_code is not null))[1] as home_subdistrict_source,
-        max(died_on) filter (where source_name = 'target_persons') as died_on,
+        {%- for f in fields %}
+        (array_agg({{ f }} order by {{ order }}) filter (where source_rank < 2 and {{ f }} is not null))[1]
+            as {{ f }}_before_bmn,
+        (array_agg({{ f }} order by {{ order }}) filter (where source_rank > 2 and {{ f }} is not null))[1]
+            as {{ f }}_after_bmn,
+        {%- endfor %}
+        (array_agg(source_name order by {{ order }})
+            filter (where source_rank < 2 and subdistrict_code is not null))[1] as subdistrict_source_before_bmn,
+        (array_agg(source_name order by {{ order }})
+            filter (where source_rank > 2 and subdistrict_code is not null))[1] as subdistrict_source_after_bmn,
         array_agg(distinct source_name order by source_name) as sources,
-        count(distinct sex) filter (
-            where source_name in ('target_persons', 'bmn_members')
-        ) > 1 as has_sex_conflict,
-        count(distinct birth_date) filter (
-            where source_name in ('target_persons', 'bmn_members')
-        ) > 1 as has_birth_date_conflict
+        max(died_on) filter (where source_name = 'target_persons') as died_on,
+        array_agg(distinct sex order by sex)
+            filter (where source_name = 'target_persons' and sex is not null) as sexes,
+        array_agg(distinct birth_date order by birth_date)
+            filter (where source_name = 'target_persons' and birth_date is not null) as birth_dates,
+        array_agg(distinct g.target_group order by g.target_group)
+            filter (where source_name = 'target_persons' and g.n is not null) as target_groups
     from records
+    -- one row per target group of a record (a record without any stays, once): a record's values
+    -- repeat, which changes no first value, maximum or distinct list above
+    left join lateral unnest(target_groups) with ordinality as g (target_group, n) on true
     group by national_id
 ),
 
-target_groups as (
-    select r.national_id, array_agg(distinct g.target_group order by g.target_group) as target_groups
-    from records as r
-    cross join lateral unnest(r.target_groups) as g (target_group)
-    where r.source_name = 'target_persons'
-    group by r.national_id
+combined as (
+    select
+        coalesce(r.national_id, b.national_id) as national_id,
+        coalesce(r.first_name_before_bmn, b.first_name, r.first_name_after_bmn) as first_name,
+        coalesce(r.last_name_before_bmn, b.last_name, r.last_name_after_bmn) as last_name,
+        coalesce(r.sex_before_bmn, b.sex, r.sex_after_bmn) as sex,
+        coalesce(r.birth_date_before_bmn, b.birth_date, r.birth_date_after_bmn) as birth_date,
+        coalesce(r.subdistrict_code_before_bmn, b.home_subdistrict_code, r.subdistrict_code_after_bmn)
+            as home_subdistrict_code,
+        case
+            when r.subdistrict_code_before_bmn is not null then r.subdistrict_source_before_bmn
+            when b.home_subdistrict_code is not null then b.home_subdistrict_source
+            else r.subdistrict_source_after_bmn
+        end as home_subdistrict_source,
+        r.died_on,
+        case
+            when b.national_id is null then r.sources
+            when r.national_id is null then b.sources
+            -- the two lists never share a name: merge them in order
+            else array(select u.s from unnest(r.sources || b.sources) as u (s) order by u.s)
+        end as sources,
+        r.target_groups,
+        -- a conflict: target_persons and the BMN members give two different values between them,
+        -- i.e. one side gives two, or each gives one and they differ (both lists are distinct)
+        {%- for a, b, name in [('r.sexes', 'b.member_sexes', 'has_sex_conflict'),
+                               ('r.birth_dates', 'b.member_birth_dates', 'has_birth_date_conflict')] %}
+        coalesce(
+            cardinality({{ a }}) > 1 or cardinality({{ b }}) > 1
+            or (cardinality({{ a }}) = 1 and cardinality({{ b }}) = 1 and {{ a }}[1] <> {{ b }}[1]),
+            false
+        ) as {{ name }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from registry as r
+    full outer join bmn as b on r.national_id = b.national_id
 ),
 
 final as (
@@ -56,15 +99,14 @@ final as (
         g.died_on::date as died_on,
         (g.died_on is not null)::boolean as is_dead,
         g.sources::text[] as sources,
-        coalesce(t.target_groups, array[]::text[])::text[] as target_groups,
+        coalesce(g.target_groups, array[]::text[])::text[] as target_groups,
         g.has_sex_conflict::boolean as has_sex_conflict,
         g.has_birth_date_conflict::boolean as has_birth_date_conflict,
         (
             g.sex is not null and g.birth_date is not null and g.home_subdistrict_code is not null
             and not g.has_sex_conflict and not g.has_birth_date_conflict
         )::boolean as is_complete_and_consistent
-    from golden as g
-    left join target_groups as t on g.national_id = t.national_id
+    from combined as g
 )
 
 select * from final

@@ -1,17 +1,14 @@
 {{ config(materialized='table') }}
--- Every person-bearing record of every extract's current state, one row per (source, record),
--- with what that record says about the person. Only national ids that pass util.national_id_ok
+-- Every person-bearing record of the current state of the registries that arrive nightly
+-- (target_persons, disability_cards, volunteers, welfare_services, allowance_payments), one row
+-- per (source, record), with what that record says about the person. The BMN survey's records
+-- (rank 2) are summed up per person in int_bmn_persons and int_bmn_person_nights, rebuilt only
+-- when the survey is delivered. Only national ids that pass util.national_id_ok
 -- are kept: a record with an invalid id never links to anyone.
 -- source_rank is the precedence of kpis.md (1 wins); within a source the most recent record wins
 -- (recency desc), ties by the lower record_key.
 with target_persons as (
     select * from {{ ref('stg_msdhs__target_persons') }}
-),
-
-bmn_records as (
-    -- BMN members and household heads, kept in a table rewritten only when the survey is
-    -- delivered (int_bmn_person_records)
-    select * from {{ ref('int_bmn_person_records') }}
 ),
 
 disability_cards as (
@@ -26,9 +23,8 @@ welfare_services as (
     select * from {{ ref('stg_msdhs__welfare_services') }}
 ),
 
-allowance_payments as (
-    -- the same rows as stg_lao__allowance_payments, materialized (13 M rows at full scale)
-    select * from {{ ref('int_allowance_payments_current') }}
+payees as (
+    select * from {{ ref('int_allowance_payees') }}
 ),
 
 from_target_persons as (
@@ -104,8 +100,9 @@ from_welfare_services as (
 ),
 
 from_allowance_payments as (
-    -- payments say nothing about the person but that they exist (no address, sex or birth date)
-    select distinct on (national_id)
+    -- payments say nothing about the person but that they exist (no address, sex or birth date):
+    -- one row per person, their latest payment (int_allowance_payees)
+    select
         'allowance_payments'::text as source_name,
         6 as source_rank,
         national_id,
@@ -119,17 +116,12 @@ from_allowance_payments as (
         null::text as first_name,
         null::text as last_name,
         extracted_on
-    from allowance_payments
-    order by national_id, period_month desc, payment_id
+    from payees
+    where payment_id is not null
 ),
 
 unioned as (
     select * from from_target_persons
-    union all
-    select
-        source_name, source_rank, national_id, record_key, recency, sex, birth_date, subdistrict_code,
-        died_on, target_groups, first_name, last_name, extracted_on
-    from bmn_records
     union all
     select * from from_disability_cards
     union all

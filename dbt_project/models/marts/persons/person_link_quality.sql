@@ -8,7 +8,13 @@
 -- enter the register; they are counted per source and night as unlinkable_quarantined_rows
 -- (district unknown). No personal data.
 with records as (
-    select * from {{ ref('int_person_source_records') }}
+    -- one row per source, night and person, with how many records say so: the nightly
+    -- registries' records one by one, the BMN survey's counted per person when it was delivered
+    select source_name, extracted_on as night, national_id, 1::bigint as records
+    from {{ ref('int_registry_person_records') }}
+    union all
+    select source_name, night, national_id, records
+    from {{ ref('int_bmn_person_nights') }}
 ),
 
 persons as (
@@ -29,9 +35,10 @@ quarantined_ids as (
 record_links as (
     select
         r.source_name,
-        r.extracted_on as night,
+        r.night,
         p.home_district_code as district_code,
         r.national_id,
+        r.records,
         cardinality(array_remove(p.sources, r.source_name)) > 0 as is_linked,
         p.has_sex_conflict,
         p.has_birth_date_conflict
@@ -44,9 +51,9 @@ aggregated as (
         source_name,
         night,
         district_code,
-        count(*) as records,
+        sum(records) as records,
         count(distinct national_id) as persons,
-        count(*) filter (where is_linked) as linked_records,
+        coalesce(sum(records) filter (where is_linked), 0) as linked_records,
         count(distinct national_id) filter (where has_sex_conflict) as persons_with_sex_conflict,
         count(distinct national_id) filter (where has_birth_date_conflict) as persons_with_birth_date_conflict
     from record_links
