@@ -5,7 +5,8 @@
 -- its members (the current bmn_members rows of that household and S) has a current target_persons
 -- record with group POOR, or received a welfare service delivered in F. Fiscal years before the
 -- first survey year have no S and no households.
--- A table: G.4 and the follow-up mart unserved_poor_households both read it.
+-- A table: G.4 and the follow-up mart unserved_poor_households both read it. The poor households
+-- and their members come from int_bmn_poor_households, rebuilt only when the survey arrives.
 with fiscal_years as (
     select * from {{ ref('int_fiscal_years') }}
 ),
@@ -14,8 +15,12 @@ households as (
     select * from {{ ref('stg_cdd__bmn_households') }}
 ),
 
-members as (
-    select * from {{ ref('stg_cdd__bmn_members') }}
+poor_survey_households as (
+    select * from {{ ref('int_bmn_poor_households') }}
+),
+
+survey_years as (
+    select distinct survey_year from households
 ),
 
 poor_persons as (
@@ -33,7 +38,7 @@ survey_of_year as (
         fy.fiscal_year,
         fy.fy_start,
         fy.fy_end,
-        (select max(h.survey_year) from households as h where h.survey_year <= fy.fiscal_year) as survey_year
+        (select max(y.survey_year) from survey_years as y where y.survey_year <= fy.fiscal_year) as survey_year
     from fiscal_years as fy
 ),
 
@@ -49,29 +54,30 @@ poor_households as (
         h.district_code,
         h.head_national_id,
         h.members,
-        h.annual_income
+        h.annual_income,
+        h.member_national_ids
     from survey_of_year as s
-    inner join households as h on h.survey_year = s.survey_year
-    where h.members >= 1
-        and h.annual_income / h.members < 38000
+    inner join poor_survey_households as h on h.survey_year = s.survey_year
+),
+
+household_members as (
+    select ph.fiscal_year, ph.fy_start, ph.fy_end, ph.survey_year, ph.household_code, m.national_id
+    from poor_households as ph
+    cross join lateral unnest(ph.member_national_ids) as m (national_id)
 ),
 
 served_by_group as (
-    select ph.fiscal_year, ph.survey_year, ph.household_code
-    from poor_households as ph
-    inner join members as m
-        on ph.survey_year = m.survey_year and ph.household_code = m.household_code
-    inner join poor_persons as pp on m.national_id = pp.national_id
+    select hm.fiscal_year, hm.survey_year, hm.household_code
+    from household_members as hm
+    inner join poor_persons as pp on hm.national_id = pp.national_id
 ),
 
 served_by_service as (
-    select ph.fiscal_year, ph.survey_year, ph.household_code
-    from poor_households as ph
-    inner join members as m
-        on ph.survey_year = m.survey_year and ph.household_code = m.household_code
+    select hm.fiscal_year, hm.survey_year, hm.household_code
+    from household_members as hm
     inner join services as sv
-        on m.national_id = sv.national_id
-        and sv.delivered_on between ph.fy_start and ph.fy_end
+        on hm.national_id = sv.national_id
+        and sv.delivered_on between hm.fy_start and hm.fy_end
 ),
 
 served as (
