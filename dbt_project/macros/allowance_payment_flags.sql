@@ -10,10 +10,28 @@
                        by paid_on then payment_id;
     underage_elderly:  an ELDERLY payment to a person under 60 on the first day of the period
                        (unknown birth date: never underage).
+  It also carries is_linked for S1.2: the person is in the register through a current record of
+  another person-bearing extract than allowance_payments.
+
+  person_state_hash(p): what of a register row (alias p) the flags and is_linked read, hashed; the
+  fact keeps it per payment and re-flags a person's payments when the register's differs.
 -#}
+{% macro person_state_hash(p) -%}
+md5(coalesce({{ p }}.birth_date::text, '') || '|' || coalesce({{ p }}.died_on::text, '') || '|'
+        || exists (select 1 from unnest({{ p }}.sources) as s (source_name) where s.source_name <> 'allowance_payments')::text)
+{%- endmacro %}
+
 {% macro allowance_payment_flags(payments='payments') -%}
 flag_persons as (
-    select national_id, person_key, birth_date, died_on from {{ ref('person_register') }}
+    select
+        national_id,
+        person_key,
+        birth_date,
+        died_on,
+        exists (select 1 from unnest(sources) as s (source_name) where s.source_name <> 'allowance_payments')
+            as is_linked,
+        {{ person_state_hash('person_register') }} as person_state_hash
+    from {{ ref('person_register') }}
 ),
 
 flag_authorities as (
@@ -54,7 +72,8 @@ flag_rows as (
             and extract(year from age(r.period_month, pe.birth_date)) < 60,
             false
         ) as is_underage_elderly,
-        md5(coalesce(pe.birth_date::text, '') || '|' || coalesce(pe.died_on::text, '')) as person_state_hash
+        coalesce(pe.is_linked, false) as is_linked,
+        pe.person_state_hash
     from flag_ranked as r
     left join flag_persons as pe on r.national_id = pe.national_id
     left join flag_authorities as a on r.lao_code = a.lao_code

@@ -20,8 +20,11 @@ cards as (
 ),
 
 payments as (
-    -- every current payment, materialized with its person_key (md5 of the national id)
-    select person_key, allowance_type, period_month from {{ ref('fct_allowance_payments') }}
+    -- the current payments for September of the latest fiscal year (person_key: md5 of the
+    -- national id), filtered once here rather than probed per eligible person
+    select pay.person_key, pay.allowance_type, pay.period_month
+    from {{ ref('fct_allowance_payments') }} as pay
+    where pay.period_month = (select make_date(fy.fiscal_year - 543, 9, 1) from latest_fy as fy)
 ),
 
 elderly as (

@@ -5,9 +5,10 @@
 -- a row is linked when it carries a valid national_id (util.national_id_ok) that is in the register
 -- through a current record of another person-bearing extract (not allowance_payments).
 -- Reads the materialized fct_allowance_payments (13 M rows at full scale, every current payment
--- with its flags; person_key = md5 of the national id) rather than recomputing the flags.
+-- with its flags, is_linked among them; person_key = md5 of the national id) rather than
+-- recomputing them.
 with payments as (
-    select payment_id, lao_code, fiscal_year, person_key, is_duplicate
+    select payment_id, lao_code, fiscal_year, is_linked, is_duplicate
     from {{ ref('fct_allowance_payments') }}
 ),
 
@@ -30,10 +31,9 @@ valid_rows as (
         p.lao_code,
         p.fiscal_year,
         true as is_valid,
-        l.person_key is not null as is_linked,
+        p.is_linked,
         p.is_duplicate
     from payments as p
-    left join linked_persons as l on p.person_key = l.person_key
 ),
 
 quarantined_rows as (

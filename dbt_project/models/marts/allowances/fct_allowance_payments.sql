@@ -13,8 +13,8 @@
 -- together: a duplicate is decided among them):
 --   * persons with a payment written to int_allowance_payments_current since this table's latest
 --     load (new payments and corrections), and the person a corrected payment belonged to before;
---   * persons whose birth date or died_on in the register changed since their payments were
---     written (person_state_hash differs);
+--   * persons whose birth date, died_on or linkage (is_linked) in the register changed since
+--     their payments were written (person_state_hash differs);
 --   * persons paid by an authority whose district changed.
 -- No national id or name: person_key (md5 of the national id for now; the privacy issue replaces
 -- it with a keyed pseudonym).
@@ -45,8 +45,7 @@ affected_persons as (
     select w.person_key
     from written as w
     inner join {{ ref('person_register') }} as p on w.person_key = p.person_key
-    where w.person_state_hash
-        <> md5(coalesce(p.birth_date::text, '') || '|' || coalesce(p.died_on::text, ''))
+    where w.person_state_hash is distinct from {{ person_state_hash('p') }}
     union
     select w.person_key
     from written as w
@@ -85,6 +84,7 @@ final as (
         is_duplicate::boolean as is_duplicate,
         is_underage_elderly::boolean as is_underage_elderly,
         is_improper::boolean as is_improper,
+        is_linked::boolean as is_linked,
         improper_reasons::text as improper_reasons,
         person_state_hash::text as person_state_hash
     from flagged
