@@ -30,8 +30,8 @@ flag_persons as (
         died_on,
         exists (select 1 from unnest(sources) as s (source_name) where s.source_name <> 'allowance_payments')
             as is_linked,
-        {{ person_state_hash('person_register') }} as person_state_hash
-    from {{ ref('person_register') }}
+        {{ person_state_hash('p') }} as person_state_hash
+    from {{ ref('person_register') }} as p
 ),
 
 flag_authorities as (
