@@ -1,3 +1,6 @@
+{#- A table, not a view: it scans fct_allowance_payments (13 M rows at full scale), which
+    PostgreSQL does with parallel workers in CREATE TABLE AS, never inside kpi_values' INSERT. -#}
+{{ config(materialized='table') }}
 -- Per local authority and fiscal year, how reliable its allowance records are (S1.2):
 -- payment rows for F = the current valid payments with a period in F, plus the quarantined payment
 -- rows whose period is readable and in F and whose payment_id has no current valid version (a
@@ -26,14 +29,16 @@ authorities as (
     select lao_code, district_code from {{ ref('int_lao_authority_districts') }}
 ),
 
-valid_rows as (
+valid_counts as (
+    -- aggregated before anything is joined to it: a parallel hash aggregate over 13 M rows
     select
         p.lao_code,
         p.fiscal_year,
-        true as is_valid,
-        p.is_linked,
-        p.is_duplicate
+        count(*) as valid_payments,
+        count(*) filter (where p.is_linked) as linked_rows,
+        count(*) filter (where p.is_duplicate) as duplicate_payments
     from payments as p
+    group by p.lao_code, p.fiscal_year
 ),
 
 quarantined_rows as (
@@ -41,14 +46,12 @@ quarantined_rows as (
         q.lao_code,
         (extract(year from q.period_month)::int + 543
          + case when extract(month from q.period_month) >= 10 then 1 else 0 end) as fiscal_year,
-        false as is_valid,
         coalesce(
             q.national_id is not null
             and util.national_id_ok(q.national_id)
             and exists (select 1 from linked_persons as l where l.person_key = md5(q.national_id)),
             false
-        ) as is_linked,
-        false as is_duplicate
+        ) as is_linked
     from quarantined as q
     where q.period_month is not null
         and q.lao_code is not null
@@ -58,22 +61,27 @@ quarantined_rows as (
         )
 ),
 
-payment_rows as (
-    select * from valid_rows
-    union all
-    select * from quarantined_rows
+quarantined_counts as (
+    select
+        lao_code,
+        fiscal_year,
+        count(*) as quarantined_rows,
+        count(*) filter (where is_linked) as linked_rows
+    from quarantined_rows
+    group by lao_code, fiscal_year
 ),
 
 per_authority as (
     select
-        r.lao_code,
-        r.fiscal_year,
-        count(*) filter (where r.is_valid) as valid_payments,
-        count(*) as payment_rows,
-        count(*) filter (where r.is_linked) as linked_rows,
-        count(*) filter (where r.is_duplicate) as duplicate_payments
-    from payment_rows as r
-    group by r.lao_code, r.fiscal_year
+        coalesce(v.lao_code, q.lao_code) as lao_code,
+        coalesce(v.fiscal_year, q.fiscal_year) as fiscal_year,
+        coalesce(v.valid_payments, 0) as valid_payments,
+        coalesce(v.valid_payments, 0) + coalesce(q.quarantined_rows, 0) as payment_rows,
+        coalesce(v.linked_rows, 0) + coalesce(q.linked_rows, 0) as linked_rows,
+        coalesce(v.duplicate_payments, 0) as duplicate_payments
+    from valid_counts as v
+    full outer join quarantined_counts as q
+        on v.lao_code = q.lao_code and v.fiscal_year = q.fiscal_year
 ),
 
 final as (

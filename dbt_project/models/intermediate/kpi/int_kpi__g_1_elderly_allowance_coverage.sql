@@ -1,3 +1,6 @@
+{#- A table, not a view: it scans fct_allowance_payments (13 M rows at full scale), which
+    PostgreSQL does with parallel workers in CREATE TABLE AS, never inside kpi_values' INSERT. -#}
+{{ config(materialized='table') }}
 -- G.1 ความครอบคลุมเบี้ยยังชีพผู้สูงอายุ
 -- Of the persons in the register alive at FY end (no died_on, or died_on after FY end: a person is
 -- dead from died_on on) and aged 60 or more at FY end (unknown birth date: outside the test), the

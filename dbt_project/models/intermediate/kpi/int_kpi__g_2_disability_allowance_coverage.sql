@@ -1,3 +1,6 @@
+{#- A table, not a view: it scans fct_allowance_payments (13 M rows at full scale), which
+    PostgreSQL does with parallel workers in CREATE TABLE AS, never inside kpi_values' INSERT. -#}
+{{ config(materialized='table') }}
 -- G.2 ความครอบคลุมเบี้ยความพิการ
 -- Of the persons alive at FY end holding a disability card valid at FY end
 -- (issued_on <= FY end < expires_on; a card without expires_on does not expire), the percentage
