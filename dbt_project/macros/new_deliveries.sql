@@ -64,3 +64,19 @@
     {{ return(newer_deliveries('cdd', 'bmn_members', this) != 'false'
               or newer_deliveries('cdd', 'bmn_households', this) != 'false') }}
 {%- endmacro %}
+
+{#- For the tables kept from the BMN survey and rewritten whole after each survey delivery:
+    empty_on_survey_delivery(), their pre-hook, empties the table on the first build after a
+    delivery; survey_unchanged() is true on the other nights of an incremental build (the model
+    then selects nothing). -#}
+{% macro empty_on_survey_delivery() -%}
+    {%- if is_incremental() and bmn_survey_delivered() -%}
+        delete from {{ this }}
+    {%- else -%}
+        select 1 /* no new survey delivery: {{ this }} stays as it is */
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro survey_unchanged() -%}
+    {{ return(is_incremental() and not bmn_survey_delivered()) }}
+{%- endmacro %}

@@ -25,15 +25,13 @@ registry as (
     select
         national_id,
         {%- for f in fields %}
-        (array_agg({{ f }} order by {{ order }}) filter (where source_rank < 2 and {{ f }} is not null))[1]
-            as {{ f }}_before_bmn,
-        (array_agg({{ f }} order by {{ order }}) filter (where source_rank > 2 and {{ f }} is not null))[1]
-            as {{ f }}_after_bmn,
+        {{ first_present(f, order, where='source_rank < 2') }} as {{ f }}_before_bmn,
+        {{ first_present(f, order, where='source_rank > 2') }} as {{ f }}_after_bmn,
         {%- endfor %}
-        (array_agg(source_name order by {{ order }})
-            filter (where source_rank < 2 and subdistrict_code is not null))[1] as subdistrict_source_before_bmn,
-        (array_agg(source_name order by {{ order }})
-            filter (where source_rank > 2 and subdistrict_code is not null))[1] as subdistrict_source_after_bmn,
+        {{ first_present('source_name', order, present='subdistrict_code', where='source_rank < 2') }}
+            as subdistrict_source_before_bmn,
+        {{ first_present('source_name', order, present='subdistrict_code', where='source_rank > 2') }}
+            as subdistrict_source_after_bmn,
         array_agg(distinct source_name order by source_name) as sources,
         max(died_on) filter (where source_name = 'target_persons') as died_on,
         array_agg(distinct sex order by sex)

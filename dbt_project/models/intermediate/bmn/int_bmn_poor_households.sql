@@ -2,7 +2,7 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook=["{% if is_incremental() and bmn_survey_delivered() %}delete from {{ this }}{% else %}select 1{% endif %}"],
+    pre_hook=["{{ empty_on_survey_delivery() }}"],
     post_hook=["{{ load_id_index() }}"],
 ) }}
 -- G.4's poor households of every survey year, with the national ids of their members: a
@@ -14,12 +14,12 @@
 -- alone on other nights. load_id: the newest delivery its rows came from. Personal data.
 with households as (
     select * from {{ ref('stg_cdd__bmn_households') }}
-    {% if is_incremental() and not bmn_survey_delivered() %}where false{% endif %}
+    {% if survey_unchanged() %}where false{% endif %}
 ),
 
 members as (
     select * from {{ ref('stg_cdd__bmn_members') }}
-    {% if is_incremental() and not bmn_survey_delivered() %}where false{% endif %}
+    {% if survey_unchanged() %}where false{% endif %}
 ),
 
 poor as (

@@ -2,7 +2,7 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook=["{% if is_incremental() and bmn_survey_delivered() %}delete from {{ this }}{% else %}select 1{% endif %}"],
+    pre_hook=["{{ empty_on_survey_delivery() }}"],
     post_hook=["{{ load_id_index() }}"],
 ) }}
 -- How many BMN records (members; household heads) each person has, per extract and night (the
@@ -15,7 +15,7 @@ with records as (
     from {{ ref('int_bmn_person_records') }}
     where national_id is not null
         and util.national_id_ok(national_id)
-        {% if is_incremental() and not bmn_survey_delivered() %}and false{% endif %}
+        {% if survey_unchanged() %}and false{% endif %}
 )
 
 select

@@ -2,7 +2,7 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook=["{% if is_incremental() and bmn_survey_delivered() %}delete from {{ this }}{% else %}select 1{% endif %}"],
+    pre_hook=["{{ empty_on_survey_delivery() }}"],
     post_hook=["{{ load_id_index() }}", "create unique index if not exists {{ this.identifier }}__record on {{ this }} (source_name, record_key, national_id) where util.national_id_ok(national_id)"],
 ) }}
 -- The person-bearing records of the BMN survey's current state (members, and household heads),
@@ -66,6 +66,6 @@ unioned as (
 )
 
 select * from unioned
-{% if is_incremental() and not bmn_survey_delivered() %}
+{% if survey_unchanged() %}
 where false
 {% endif %}

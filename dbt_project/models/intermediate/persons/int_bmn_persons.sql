@@ -2,7 +2,7 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook=["{% if is_incremental() and bmn_survey_delivered() %}delete from {{ this }}{% else %}select 1{% endif %}"],
+    pre_hook=["{{ empty_on_survey_delivery() }}"],
     post_hook=["{{ load_id_index() }}", "create unique index if not exists {{ this.identifier }}__national_id on {{ this }} (national_id)"],
 ) }}
 -- What the BMN survey says about each person (valid national ids only), as the person register
@@ -19,29 +19,23 @@
 --   sources: which BMN extracts hold the person.
 -- Rewritten whole on the first build after a delivery of bmn_members or bmn_households (the
 -- pre-hook empties it), left alone on other nights. Personal data.
+{%- set order = 'recency desc nulls last, record_key, source_name' %}
 with records as (
     select *
     from {{ ref('int_bmn_person_records') }}
     where national_id is not null
         and util.national_id_ok(national_id)
-        {% if is_incremental() and not bmn_survey_delivered() %}and false{% endif %}
+        {% if survey_unchanged() %}and false{% endif %}
 ),
 
 persons as (
     select
         national_id,
-        (array_agg(first_name order by recency desc nulls last, record_key, source_name)
-            filter (where first_name is not null))[1] as first_name,
-        (array_agg(last_name order by recency desc nulls last, record_key, source_name)
-            filter (where last_name is not null))[1] as last_name,
-        (array_agg(sex order by recency desc nulls last, record_key, source_name)
-            filter (where sex is not null))[1] as sex,
-        (array_agg(birth_date order by recency desc nulls last, record_key, source_name)
-            filter (where birth_date is not null))[1] as birth_date,
-        (array_agg(subdistrict_code order by recency desc nulls last, record_key, source_name)
-            filter (where subdistrict_code is not null))[1] as home_subdistrict_code,
-        (array_agg(source_name order by recency desc nulls last, record_key, source_name)
-            filter (where subdistrict_code is not null))[1] as home_subdistrict_source,
+        {%- for f in ['first_name', 'last_name', 'sex', 'birth_date'] %}
+        {{ first_present(f, order) }} as {{ f }},
+        {%- endfor %}
+        {{ first_present('subdistrict_code', order) }} as home_subdistrict_code,
+        {{ first_present('source_name', order, present='subdistrict_code') }} as home_subdistrict_source,
         array_agg(distinct sex order by sex)
             filter (where source_name = 'bmn_members' and sex is not null) as member_sexes,
         array_agg(distinct birth_date order by birth_date)
