@@ -1,8 +1,9 @@
 {% snapshot snp_cdd__bmn_members %}
 {#- SCD type 2 history of cdd.bmn_members: see _cdd__snapshots.yml. The survey arrives once a round, so
     the snapshot reads only the deliveries it has not captured yet (macros/new_deliveries.sql):
-    nothing on the nights without one, and a pre-hook closes the keys a new delivery deleted. The
-    index on dbt_scd_id lets dbt's merge find nothing to close on such nights without a scan. -#}
+    nothing on the nights without one, and a pre-hook closes the keys a new delivery deleted. On
+    such nights dbt's merge closes nothing without reading the snapshot (macros/snapshot_merge.sql
+    analyzes the empty staging table first), so no index on dbt_scd_id is kept. -#}
 {{ config(
     unique_key=['survey_year', 'household_code', 'national_id'],
     strategy='check',
@@ -19,7 +20,7 @@
     ],
     hard_deletes='ignore',
     pre_hook="{{ close_deleted_keys('cdd', 'bmn_members', ref('stg_cdd__bmn_members'), ['survey_year', 'household_code', 'national_id']) }}",
-    post_hook=["{{ load_id_index() }}", "{{ index_on('dbt_scd_id') }}"],
+    post_hook=["{{ load_id_index() }}"],
 ) }}
 select *
 from {{ ref('stg_cdd__bmn_members') }}
