@@ -1,6 +1,6 @@
 """Per-table content hashes of what the warehouse publishes, for the end-to-end province.
 
-Every table in `marts`, `restricted` and `snapshots` is reduced to its row count and an md5 of its
+Every table and view in `marts`, `restricted` and `snapshots` is reduced to its row count and an md5 of its
 rows (as JSON, sorted), leaving out only what says *when* a row was written rather than what it
 holds: dbt's snapshot timestamps (a snapshot's window is kept as "is current"), the watermark
 `through_load_id` and the measurement time of `person_register_measurements`.
@@ -34,12 +34,12 @@ WRITE_TIME_COLUMNS = ["dbt_valid_from", "dbt_valid_to", "dbt_updated_at", "dbt_s
 
 
 def content_hashes(dsn: str) -> dict[str, list]:
-    """{"schema.table": [row count, md5 of the sorted rows]} for every published table."""
+    """{"schema.table": [row count, md5 of the sorted rows]} for every published table or view."""
     import psycopg2
 
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
         cur.execute("select table_schema, table_name from information_schema.tables "
-                    "where table_schema = any(%s) and table_type = 'BASE TABLE' order by 1, 2", (list(SCHEMAS),))
+                    "where table_schema = any(%s) order by 1, 2", (list(SCHEMAS),))
         tables = cur.fetchall()
         out = {}
         for schema, table in tables:
