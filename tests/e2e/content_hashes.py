@@ -1,9 +1,11 @@
 """Per-table content hashes of what the warehouse publishes, for the end-to-end province.
 
 Every table and view in `marts`, `restricted` and `snapshots` is reduced to its row count and an md5 of its
-rows (as JSON, sorted), leaving out only what says *when* a row was written rather than what it
-holds: dbt's snapshot timestamps (a snapshot's window is kept as "is current"), the watermark
-`through_load_id` and the measurement time of `person_register_measurements`.
+rows (as JSON, sorted), leaving out only what says *when* or *by which load* a row was written
+rather than what it holds: dbt's snapshot timestamps and the version windows built on them (a
+window is kept as "is current"), `load_id` (the loads of one night take their ids in the order
+Airflow happens to run the tasks), the watermark `through_load_id` and the measurement time of
+`person_register_measurements`.
 
 `tests/e2e/content_hashes.json` holds the hashes recorded on the end-to-end drops
 (`E2E_PROVINCE`); the end-to-end test compares a run's hashes with it, so a change that is meant
@@ -29,8 +31,8 @@ E2E_PROVINCE = {"scale": 0.004, "seed": 7, "drops": "2021-09-27,2021-09-28,2021-
 RECORD = Path(__file__).with_name("content_hashes.json")
 SCHEMAS = ("marts", "restricted", "snapshots")
 # When a row was written, not what it says.
-WRITE_TIME_COLUMNS = ["dbt_valid_from", "dbt_valid_to", "dbt_updated_at", "dbt_scd_id", "through_load_id",
-                      "measured_at"]
+WRITE_TIME_COLUMNS = ["dbt_valid_from", "dbt_valid_to", "dbt_updated_at", "dbt_scd_id", "valid_from", "valid_to",
+                      "org_version_key", "load_id", "through_load_id", "measured_at"]
 
 
 def content_hashes(dsn: str) -> dict[str, list]:
@@ -43,10 +45,11 @@ def content_hashes(dsn: str) -> dict[str, list]:
         tables = cur.fetchall()
         out = {}
         for schema, table in tables:
-            cur.execute("select exists (select from information_schema.columns where table_schema = %s "
-                        "and table_name = %s and column_name = 'dbt_valid_to')", (schema, table))
-            windowed = cur.fetchone()[0]
-            current = "jsonb_build_object('is_current', t.dbt_valid_to is null)" if windowed else "'{}'::jsonb"
+            cur.execute("select column_name from information_schema.columns where table_schema = %s "
+                        "and table_name = %s and column_name in ('dbt_valid_to', 'valid_to')", (schema, table))
+            window_end = cur.fetchone()
+            current = (f"jsonb_build_object('is_current', t.{window_end[0]} is null)" if window_end
+                       else "'{}'::jsonb")
             cur.execute(f"select count(*), md5(coalesce(string_agg(r::text, '|' order by r::text), '')) "
                         f"from (select (to_jsonb(t) - %s::text[]) || {current} as r "
                         f"from \"{schema}\".\"{table}\" as t) as x", (WRITE_TIME_COLUMNS,))
