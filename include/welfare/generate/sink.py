@@ -18,7 +18,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from welfare import rules as rules_mod
 from welfare.contract import Extract
 from welfare.generate.people import invalid_national_id
 
@@ -102,7 +101,7 @@ def applicable_columns(ext: Extract, defect: str) -> list[str] | None:
     cols = ext.columns
     names: list[str]
     if defect == "national_id":
-        names = [c.name for c in cols if c.name in rules_mod.NATIONAL_ID_COLUMNS]
+        names = list(ext.national_id_columns)
     elif defect == "be_year":
         names = [c.name for c in cols if c.type == "date" and c.required] if ext.dates == "be" else []
     elif defect == "date_invalid":
