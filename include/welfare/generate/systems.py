@@ -39,6 +39,11 @@ def write_rows(w: ExtractWriter | None, rows, protected: Callable[[list], bool] 
 
 
 # ---------------------------------------------------------------------------- msdhs
+def service_cells(p: Province, s: ms.Service) -> list[str]:
+    return [s.service_id, p.nid[s.person], s.service_type, f"{s.amount}.00", be(s.delivered_on),
+            p.subdistrict(s.person)]
+
+
 class Msdhs:
     def __init__(self, p: Province, reg: Registry, drops: list[int]):
         self.p, self.reg, self.drops = p, reg, drops
@@ -61,31 +66,34 @@ class Msdhs:
                 if t.conflict:
                     w.note(row, f"conflict:{t.conflict}", "source_conflict")
 
-        cards = [[c[0], p.nid[c[1]], str(c[2]), be(c[3]), be(c[4])] for c in self.reg.cards if c[3] < d]
+        cards = [[c.card_no, p.nid[c.person], str(c.disability_type), be(c.issued_on), be(c.expires_on)]
+                 for c in self.reg.cards if c.issued_on < d]
         write_rows(writer("disability_cards", n=len(cards)), cards)
 
-        rows = [[s[0], p.nid[s[1]], s[2], f"{s[3]}.00", be(s[4]), p.subdistrict(s[1])]
-                for s in self.services if lo <= s[4] < hi]
+        rows = [service_cells(p, s) for s in self.services if lo <= s.delivered_on < hi]
         if k:  # corrections: a few earlier services re-sent with the amount put right
             r = rng_for(p.seed, "services-corrections", k)
-            earlier = [s for s in self.services if s[4] < lo]
+            earlier = [s for s in self.services if s.delivered_on < lo]
             for s in r.sample(earlier, min(len(earlier), max(1, len(self.services) // 500))):
-                s[3] = s[3] + 100
-                rows.append([s[0], p.nid[s[1]], s[2], f"{s[3]}.00", be(s[4]), p.subdistrict(s[1])])
+                s.amount += 100
+                rows.append(service_cells(p, s))
         write_rows(writer("welfare_services", n=len(rows)), rows)
 
         orgs = [o.cells(d) for o in self.orgs if o.created < d and (o.deleted_from is None or o.deleted_from > k)]
         write_rows(writer("organizations", n=len(orgs)), orgs)
 
-        rows = [[t[0], t[1], t[2], be(t[3]), str(t[4])] for t in self.trainings if lo <= t[3] < hi]
+        rows = [[t.training_id, t.org_id, t.course, be(t.held_on), str(t.participants)]
+                for t in self.trainings if lo <= t.held_on < hi]
         write_rows(writer("org_trainings", n=len(rows)), rows)
 
-        vols = [[v[0], p.nid[v[1]], p.subdistrict(v[1]), be(v[2]), be(v[3]) if v[3] and v[3] < d else ""]
-                for v in self.volunteers if v[2] < d]
+        vols = [[v.volunteer_id, p.nid[v.person], p.subdistrict(v.person), be(v.registered_on),
+                 be(v.left_on) if v.left_on and v.left_on < d else ""]
+                for v in self.volunteers if v.registered_on < d]
         write_rows(writer("volunteers", n=len(vols)), vols)
 
-        acts = [[a[0], a[1], a[2], a[3], str(a[4]), be(a[5]), a[6], "" if a[7] is None else str(a[7]),
-                 "Y" if a[8] else "N"] for a in self.activities if a[5] < d]
+        acts = [[a.activity_id, a.org_id, a.sector, a.title, str(a.fiscal_year), be(a.started_on),
+                 a.subdistrict_code, "" if a.beneficiaries is None else str(a.beneficiaries),
+                 "Y" if a.sufficiency_economy else "N"] for a in self.activities if a.started_on < d]
         write_rows(writer("activities", n=len(acts)), acts)
 
         props = [c for c in (ms.proposal_cells(f, d) for f in self.proposals) if c]
