@@ -17,6 +17,7 @@ import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from welfare.contract import Extract
 from welfare.generate.people import invalid_national_id
@@ -39,6 +40,13 @@ class Planted:
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
+
+
+class SchemaDrift(NamedTuple):
+    """A file defect: the file's columns differ from the contract's by one column."""
+
+    kind: str     # add (an extra column) | remove (the column is missing) | rename (its header or key changed)
+    column: str
 
 
 class Planter:
@@ -70,7 +78,15 @@ class Planter:
             for d, r in self.rates.items():
                 self._next_geo[d] = self._gap(r)
             self._refill()
-        self.next_pos = self.queue[0][0] if self.queue else math.inf
+        self._set_next_pos()
+
+    def _set_next_pos(self) -> None:
+        """The row of the next defect due (the queue's first), or infinity."""
+        if self.queue:
+            row, _ = self.queue[0]
+            self.next_pos = row
+        else:
+            self.next_pos = math.inf
 
     def _gap(self, rate: float) -> int:
         return 1 + int(math.log(1.0 - self.rng.random()) / math.log(1.0 - min(rate, 0.5)))
@@ -84,7 +100,7 @@ class Planter:
 
     def pop(self, pos: int) -> str | None:
         """The defect due at or before row ``pos`` (late ones move to this row), if any."""
-        if not self.queue or self.queue[0][0] > pos:
+        if self.next_pos > pos:
             return None
         _, d = self.queue.pop(0)
         if self.streaming:
@@ -92,8 +108,8 @@ class Planter:
                 k = min(self._next_geo, key=lambda k: (self._next_geo[k], k))
                 self._next_geo[k] = pos + self._gap(self.rates[k])
             self._refill()
-        self.queue = [(max(p, pos + 2), x) for p, x in self.queue]
-        self.next_pos = self.queue[0][0] if self.queue else math.inf
+        self.queue = [(max(row, pos + 2), x) for row, x in self.queue]
+        self._set_next_pos()
         return d
 
 
@@ -129,7 +145,7 @@ class ExtractWriter:
 
     def __init__(self, ext: Extract, folder: Path, system: str, extract_date: str, *,
                  planter: Planter | None = None, planted: list[Planted] | None = None,
-                 encoding: str | None = None, drift: tuple[str, str] | None = None):
+                 encoding: str | None = None, drift: SchemaDrift | None = None):
         self.ext = ext
         self.system = system
         self.extract_date = extract_date
@@ -151,18 +167,17 @@ class ExtractWriter:
             self._write_bytes(b"\xef\xbb\xbf")
         if self.jsonl:
             keys = list(self.names)
-            if drift and drift[0] == "rename":
-                keys[self.index[drift[1]]] = drift[1] + "_name"
+            if drift and drift.kind == "rename":
+                keys[self.index[drift.column]] = drift.column + "_name"
             self.keys = ['"' + k + '":' for k in keys]
         else:
             self.csv = csv.writer(self, delimiter=ext.delimiter, lineterminator="\r\n")
             header = [c.header or c.name for c in ext.columns]
             if drift:
-                kind, col = drift
-                i = self.index[col]
-                if kind == "add":
+                i = self.index[drift.column]
+                if drift.kind == "add":
                     header.append("หมายเหตุ")
-                elif kind == "remove":
+                elif drift.kind == "remove":
                     header.pop(i)
                 else:
                     header[i] = header[i] + " (ใหม่)"
@@ -216,10 +231,11 @@ class ExtractWriter:
                     self.planted.append(Planted(self.system, self.extract_date, self.ext.file, row, rule, defect))
                 return first
             if defect is not None:
-                planted = self._apply(cells, defect)
-                if planted is not None:
-                    row = self._emit(planted[0])
-                    self.planted.append(Planted(self.system, self.extract_date, self.ext.file, row, planted[1], defect))
+                changed = self._apply(cells, defect)
+                if changed is not None:
+                    bad_cells, rule = changed
+                    row = self._emit(bad_cells)
+                    self.planted.append(Planted(self.system, self.extract_date, self.ext.file, row, rule, defect))
                     return row
         return self._emit(cells)
 
@@ -233,19 +249,19 @@ class ExtractWriter:
         return value + " (ซ้ำ)"
 
     def _emit(self, cells: list) -> int:
-        if self.drift:
+        drift = self.drift
+        if drift:
             cells = list(cells)
-            kind, col = self.drift
-            if kind == "add":
+            if drift.kind == "add":
                 cells.append("")
-            elif kind == "remove":
-                cells.pop(self.index[col])
+            elif drift.kind == "remove":
+                cells.pop(self.index[drift.column])
         if self.jsonl:
             keys = self.keys
-            if self.drift and self.drift[0] == "add":
+            if drift and drift.kind == "add":
                 keys = keys + ['"remark":']
-            elif self.drift and self.drift[0] == "remove":
-                keys = [k for i, k in enumerate(keys) if i != self.index[self.drift[1]]]
+            elif drift and drift.kind == "remove":
+                keys = [k for i, k in enumerate(keys) if i != self.index[drift.column]]
             self.write("{" + ",".join(k + json_cell(v) for k, v in zip(keys, cells, strict=True)) + "}\n")
         else:
             self.csv.writerow(cells)
