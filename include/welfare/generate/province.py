@@ -52,7 +52,7 @@ def age_on(birth: int, day: int) -> int:
     return d.year - b.year - ((d.month, d.day) < (b.month, b.day))
 
 
-@dataclass
+@dataclass(slots=True)
 class Household:
     code: str
     village: int
@@ -61,7 +61,7 @@ class Household:
     latent: float               # persistent income level (standard normal)
 
 
-@dataclass
+@dataclass(slots=True)
 class Province:
     seed: int
     scale: float
