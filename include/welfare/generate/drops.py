@@ -20,13 +20,12 @@ from pathlib import Path
 from typing import NamedTuple
 
 from welfare import contract
-from welfare.generate.defects import FILE_DEFECT_RULES, FILE_DEFECTS, ROW_DEFECTS, parse_defects
+from welfare.generate.defects import FILE_DEFECT_RULES, FILE_DEFECTS, ROW_DEFECTS, Planted, Planter, SchemaDrift, parse_defects
 from welfare.generate.province import build_province
 from welfare.generate.registry import build_registry
 from welfare.generate.render import rng_for
-from welfare.generate.sink import ExtractWriter, Planted, Planter, SchemaDrift
+from welfare.generate.sink import ExtractWriter, write_manifest
 from welfare.generate.systems import Cdd, Lao, Msdhs, write_payments
-from welfare.generate.writer import write_manifest
 
 DEFAULT_DROPS = (date(2021, 9, 27), date(2021, 9, 28), date(2021, 9, 29), date(2021, 9, 30))
 # the command line's default: three nights, then the third one sent again
