@@ -97,11 +97,12 @@ class RowDefect(NamedTuple):
 
 
 class Planter:
-    """Which data rows of one file get which row defect.
+    """Which data rows of one file get which row defect, and the defect's change to each.
 
     With the file's row count known, each defect hits exactly round(rate * n)
     rows; for files streamed without a known count, the gaps between defects
-    are geometric (the same expected share).
+    are geometric (the same expected share). A defect due on a row it cannot
+    apply to (no applicable column has a value) is dropped.
     """
 
     def __init__(self, ext: Extract, rates: dict[str, float], rng: random.Random, n: int | None = None):
