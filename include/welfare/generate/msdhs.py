@@ -13,9 +13,18 @@ from welfare.thai import fiscal_year_of
 
 SECTORS = ["COMMUNITY", "CIVIL_SOCIETY", "PRIVATE", "GOVERNMENT", "ACADEMIC", "RELIGIOUS"]
 SECTOR_WEIGHTS = [45, 20, 10, 12, 5, 8]
-SERVICE_TYPES = {  # type -> (weight, min baht, max baht)
-    "EMERGENCY_CASH": (45, 1000, 3000), "HOUSING_REPAIR": (12, 15000, 40000), "CAREGIVER": (15, 500, 3000),
-    "OCCUPATION_LOAN": (12, 5000, 30000), "SHELTER": (6, 0, 2000), "ASSISTIVE_DEVICE": (10, 0, 12000),
+
+
+class ServiceType(NamedTuple):
+    weight: int       # relative frequency among the services
+    min_baht: int
+    max_baht: int
+
+
+SERVICE_TYPES = {
+    "EMERGENCY_CASH": ServiceType(45, 1000, 3000), "HOUSING_REPAIR": ServiceType(12, 15000, 40000),
+    "CAREGIVER": ServiceType(15, 500, 3000), "OCCUPATION_LOAN": ServiceType(12, 5000, 30000),
+    "SHELTER": ServiceType(6, 0, 2000), "ASSISTIVE_DEVICE": ServiceType(10, 0, 12000),
 }
 COURSES = ["การจัดสวัสดิการสังคมระดับตำบล", "การเขียนโครงการขอรับการสนับสนุนจากกองทุน",
            "ผู้ดูแลผู้สูงอายุในชุมชน", "การบริหารจัดการองค์กรสวัสดิการชุมชน", "การคุ้มครองเด็กและครอบครัว",
@@ -157,7 +166,7 @@ def services(p: Province, persons: list[Person], drops: list[int]) -> list[Servi
     anyone = persons
     out = []
     types = list(SERVICE_TYPES)
-    tw = [SERVICE_TYPES[t][0] for t in types]
+    tw = [SERVICE_TYPES[t].weight for t in types]
     for s in range(n):
         pool = poor if poor and rng.random() < 0.5 else anyone
         t = rng.choice(pool)
@@ -168,7 +177,7 @@ def services(p: Province, persons: list[Person], drops: list[int]) -> list[Servi
         if died and delivered >= died:
             delivered = max(t.registered, died - rng.randrange(1, 60))
         typ = rng.choices(types, tw)[0]
-        _, lo, hi = SERVICE_TYPES[typ]
+        lo, hi = SERVICE_TYPES[typ].min_baht, SERVICE_TYPES[typ].max_baht
         out.append(Service(f"SV{s + 1:08d}", t.i, typ, rng.randrange(lo, hi + 1, 100), delivered))
     # every later night brings at least one new service
     for k, d in enumerate(drops[1:], start=1):
