@@ -145,6 +145,7 @@ class ExtractWriter:
 
 
 def json_cell(v) -> str:
+    """A cell as a JSON value; strings with nothing to escape are written without json.dumps."""
     if v is None:
         return "null"
     if v is True:
