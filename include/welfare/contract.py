@@ -28,6 +28,16 @@ class Column:
     separator: str | None = None
     note: str | None = None
 
+    @property
+    def is_national_id(self) -> bool:
+        """True when the column holds a 13-digit national id (เลขประจำตัวประชาชน).
+
+        The rule: a ``str`` column named ``national_id`` or ending in ``_national_id``
+        (``bmn_households.head_national_id``). These are the columns sources.yml's
+        ``national_id:`` definition (13 digits, check digit 13) applies to.
+        """
+        return self.type == "str" and (self.name == "national_id" or self.name.endswith("_national_id"))
+
 
 @dataclass(frozen=True)
 class Extract:
@@ -56,6 +66,11 @@ class Extract:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    @property
+    def national_id_columns(self) -> tuple[str, ...]:
+        """The names of the columns that hold national ids (``Column.is_national_id``), in contract order."""
+        return tuple(c.name for c in self.columns if c.is_national_id)
 
     @property
     def header_map(self) -> dict[str, str]:

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from welfare import contract
 from welfare.contract import Column, Extract
 
-# Columns that hold a Thai national id.
-NATIONAL_ID_COLUMNS = frozenset({"national_id", "head_national_id"})
 # Fixed-width codes the contract describes in its notes.
 CODE_PATTERNS = {
     "village_code": (r"^60[0-9]{6}$", "an 8-digit village code 60DDTTVV"),
@@ -135,7 +133,7 @@ def _column_rules(ext: Extract, col: Column) -> list[Rule]:
                      f"{c} %s holds a value outside the contract's list")
             )
 
-    if c in NATIONAL_ID_COLUMNS:
+    if col.is_national_id:
         rules.append(
             Rule("national_id", c, "sql", when_present(f"not util.national_id_ok({q(c)})"),
                  f"{c} %s is not a valid 13-digit national id (checksum fails)")

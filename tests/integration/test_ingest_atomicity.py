@@ -8,9 +8,8 @@ import threading
 import time
 from datetime import date, timedelta
 
+from generate_helpers import encode_extract, national_id
 from welfare import contract, db, ingest
-from welfare.generate.people import national_id
-from welfare.generate.writer import encode_extract
 
 from .test_ingest_formats import drop, q
 

@@ -10,9 +10,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from generate_helpers import encode_extract, national_id
 from welfare import contract, db, ingest
-from welfare.generate.people import national_id
-from welfare.generate.writer import encode_extract, write_manifest
+from welfare.generate.sink import write_manifest
 
 D = date(2021, 9, 30)
 

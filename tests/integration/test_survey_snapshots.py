@@ -11,8 +11,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from generate_helpers import encode_extract
 from welfare import contract, db, ingest, tasks
-from welfare.generate.writer import encode_extract, write_manifest
+from welfare.generate.sink import write_manifest
 
 EXT = contract.extract("cdd", "bmn_indicators")
 NIGHTS = [date(2021, 9, 27), date(2021, 9, 28), date(2021, 9, 29)]

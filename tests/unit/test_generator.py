@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 from collections import Counter, defaultdict
@@ -9,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import welfare.generate
 from contract_reader import parse_date, read_extract, violations
 from welfare import contract
 from welfare.generate import GenerateOptions, generate
@@ -232,3 +234,28 @@ def test_improper_payments_in_the_ground_truth_are_the_improper_ones(defective):
                 found[(day, n)] = "improper:underage_elderly"
             seen.setdefault(k, (p["payment_id"], day, n))
     assert found == expected
+
+
+def test_national_id_columns_come_from_the_contract():
+    found = {f"{ext.qualified_name}.{name}" for s in contract.systems().values() for ext in s.extracts.values()
+             for name in ext.national_id_columns}
+    assert found == {"msdhs__target_persons.national_id", "msdhs__disability_cards.national_id",
+                     "msdhs__welfare_services.national_id", "msdhs__volunteers.national_id",
+                     "cdd__bmn_households.head_national_id", "cdd__bmn_members.national_id",
+                     "lao__allowance_payments.national_id"}
+
+
+def test_the_generator_shares_nothing_with_the_loader():
+    """generate/ imports only the contract, the Thai helpers and its own modules, so one bug cannot hide on both sides."""
+    allowed = ("welfare.contract", "welfare.thai", "welfare.generate")
+    imported = set()
+    for path in Path(welfare.generate.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "welfare":
+                imported |= {(path.name, f"welfare.{a.name}") for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("welfare."):
+                imported.add((path.name, node.module))
+            elif isinstance(node, ast.Import):
+                imported |= {(path.name, a.name) for a in node.names if a.name.startswith("welfare")}
+    assert imported
+    assert [(f, m) for f, m in sorted(imported) if not any(m == a or m.startswith(a + ".") for a in allowed)] == []

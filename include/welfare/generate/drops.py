@@ -17,15 +17,15 @@ import shutil
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
 from welfare import contract
-from welfare.generate.defects import FILE_DEFECT_RULES, FILE_DEFECTS, ROW_DEFECTS, parse_defects
+from welfare.generate.defects import FILE_DEFECT_RULES, FILE_DEFECTS, ROW_DEFECTS, Planted, Planter, SchemaDrift, parse_defects
 from welfare.generate.province import build_province
 from welfare.generate.registry import build_registry
 from welfare.generate.render import rng_for
-from welfare.generate.sink import ExtractWriter, Planted, Planter
+from welfare.generate.sink import ExtractWriter, write_manifest
 from welfare.generate.systems import Cdd, Lao, Msdhs, write_payments
-from welfare.generate.writer import write_manifest
 
 DEFAULT_DROPS = (date(2021, 9, 27), date(2021, 9, 28), date(2021, 9, 29), date(2021, 9, 30))
 # the command line's default: three nights, then the third one sent again
@@ -77,18 +77,26 @@ def omitted(system: str, name: str, k: int) -> bool:
     return k == 2 and OMITTED_ON_THIRD_DROP.get(system) == name
 
 
-def plan_file_defects(rates: dict[str, float], n_drops: int, seed: int) -> dict[tuple[int, str, str], str]:
-    """(drop index, system, extract) -> file defect; each defect on at least one file when switched on."""
+class DropFile(NamedTuple):
+    """One extract file of one generated drop."""
+
+    drop: int      # index of the drop among the generated ones
+    system: str
+    extract: str
+
+
+def plan_file_defects(rates: dict[str, float], n_drops: int, seed: int) -> dict[DropFile, str]:
+    """The file defect of each file that gets one; each defect on at least one file when switched on."""
     rng = rng_for(seed, "file-defects")
     later = range(1, n_drops) if n_drops > 1 else range(0, 1)
-    candidates = [(k, s, e) for k in later for s, sysdef in contract.systems().items() for e in sysdef.extracts
-                  if e not in NO_FILE_DEFECT and not omitted(s, e, k)]
-    plan: dict[tuple[int, str, str], str] = {}
+    candidates = [DropFile(k, s, e) for k in later for s, sysdef in contract.systems().items()
+                  for e in sysdef.extracts if e not in NO_FILE_DEFECT and not omitted(s, e, k)]
+    plan: dict[DropFile, str] = {}
     for defect in FILE_DEFECTS:
         rate = rates.get(defect, 0)
         if rate <= 0:
             continue
-        pool = [c for c in candidates if c not in plan and (defect != "wrong_encoding" or c[1] == "cdd")]
+        pool = [c for c in candidates if c not in plan and (defect != "wrong_encoding" or c.system == "cdd")]
         for c in rng.sample(pool, min(len(pool), max(1, round(rate * len(candidates))))):
             plan[c] = defect
     return plan
@@ -159,7 +167,7 @@ class _SystemWriters:
     """The extract writers of one system across the generated drops, with their planted defects."""
 
     def __init__(self, system: str, made: list[date], out: Path, seed: int,
-                 file_plan: dict[tuple[int, str, str], str], row_rates: dict[str, float], planted: list[Planted]):
+                 file_plan: dict[DropFile, str], row_rates: dict[str, float], planted: list[Planted]):
         self.system, self.made, self.out, self.seed = system, made, out, seed
         self.file_plan, self.row_rates, self.planted = file_plan, row_rates, planted
         self.opened: list[list[tuple[ExtractWriter, str | None]]] = [[] for _ in made]
@@ -173,7 +181,7 @@ class _SystemWriters:
             return None
         ext = contract.extract(self.system, name)
         ds = self.made[k].isoformat()
-        defect = self.file_plan.get((k, self.system, name))
+        defect = self.file_plan.get(DropFile(k, self.system, name))
         planter = None
         if defect is None and self.row_rates:
             planter = Planter(ext, self.row_rates, rng_for(self.seed, "rows", self.system, name, k), n)
@@ -181,7 +189,7 @@ class _SystemWriters:
         if defect == "schema_drift":
             r = rng_for(self.seed, "drift", self.system, name, k)
             col = r.choice([c.name for c in ext.columns if c.name not in ext.key] or list(ext.column_names))
-            drift = (r.choice(("add", "remove", "rename")), col)
+            drift = SchemaDrift(r.choice(("add", "remove", "rename")), col)
         # a file rejected whole plants no row defects: its rows never reach validation
         w = ExtractWriter(ext, self.out / self.system / ds, self.system, ds, planter=planter,
                           planted=[] if defect else self.planted,

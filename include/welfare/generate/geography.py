@@ -39,7 +39,7 @@ VILLAGE_SUFFIX = ["ใหญ่", "น้อย", "เหนือ", "ใต้"
                   "แดง", "ขาม", "โพธิ์", "ตะวันออก", "ตะวันตก", "ยาว", "หลวง", "สุข", "ทราย"]
 
 
-@dataclass
+@dataclass(slots=True)
 class Village:
     code: str
     name: str
@@ -47,7 +47,7 @@ class Village:
     weight: float  # share of the province's population
 
 
-@dataclass
+@dataclass(slots=True)
 class Authority:
     lao_code: str
     name: str
@@ -58,7 +58,7 @@ class Authority:
     partial_of: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Geography:
     villages: list[Village]
     authorities: list[Authority]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from welfare.generate.people import ORG_PREFIXES
 from welfare.generate.province import Province, age_on, years_after
@@ -12,9 +13,18 @@ from welfare.thai import fiscal_year_of
 
 SECTORS = ["COMMUNITY", "CIVIL_SOCIETY", "PRIVATE", "GOVERNMENT", "ACADEMIC", "RELIGIOUS"]
 SECTOR_WEIGHTS = [45, 20, 10, 12, 5, 8]
-SERVICE_TYPES = {  # type -> (weight, min baht, max baht)
-    "EMERGENCY_CASH": (45, 1000, 3000), "HOUSING_REPAIR": (12, 15000, 40000), "CAREGIVER": (15, 500, 3000),
-    "OCCUPATION_LOAN": (12, 5000, 30000), "SHELTER": (6, 0, 2000), "ASSISTIVE_DEVICE": (10, 0, 12000),
+
+
+class ServiceType(NamedTuple):
+    weight: int       # relative frequency among the services
+    min_baht: int
+    max_baht: int
+
+
+SERVICE_TYPES = {
+    "EMERGENCY_CASH": ServiceType(45, 1000, 3000), "HOUSING_REPAIR": ServiceType(12, 15000, 40000),
+    "CAREGIVER": ServiceType(15, 500, 3000), "OCCUPATION_LOAN": ServiceType(12, 5000, 30000),
+    "SHELTER": ServiceType(6, 0, 2000), "ASSISTIVE_DEVICE": ServiceType(10, 0, 12000),
 }
 COURSES = ["การจัดสวัสดิการสังคมระดับตำบล", "การเขียนโครงการขอรับการสนับสนุนจากกองทุน",
            "ผู้ดูแลผู้สูงอายุในชุมชน", "การบริหารจัดการองค์กรสวัสดิการชุมชน", "การคุ้มครองเด็กและครอบครัว",
@@ -27,7 +37,7 @@ MEDIA_TITLES = ["สารคดีสั้น \"พลังผู้สูง
                 "แผ่นพับ สิทธิคนพิการ\nฉบับปรับปรุง"]
 
 
-@dataclass
+@dataclass(slots=True)
 class Org:
     org_id: str
     name: str
@@ -98,7 +108,7 @@ def organizations(p: Province, drops: list[int]) -> list[Org]:
     return orgs
 
 
-@dataclass
+@dataclass(slots=True)
 class Person:
     i: int
     groups: list[str]
@@ -136,8 +146,19 @@ def target_person_cells(p: Province, t: Person, d: int) -> list[str]:
             be(updated), be(died) if died else ""]
 
 
-def services(p: Province, persons: list[Person], drops: list[int]) -> list[tuple]:
-    """(service_id, person, type, amount, delivered_on, correction_of_drop) ordered by delivery."""
+@dataclass(slots=True)
+class Service:
+    """One welfare service delivered to a person; a later night may re-send it with the amount put right."""
+
+    service_id: str
+    person: int          # index into the province's persons
+    service_type: str
+    amount: int          # baht
+    delivered_on: int    # ordinal
+
+
+def services(p: Province, persons: list[Person], drops: list[int]) -> list[Service]:
+    """The welfare services of the whole history, ordered by delivery day and id."""
     rng = rng_for(p.seed, "welfare_services")
     start, end = date(2016, 10, 1).toordinal(), drops[-1] - 1
     n = scaled(30_000, p.scale, 60)
@@ -145,7 +166,7 @@ def services(p: Province, persons: list[Person], drops: list[int]) -> list[tuple
     anyone = persons
     out = []
     types = list(SERVICE_TYPES)
-    tw = [SERVICE_TYPES[t][0] for t in types]
+    tw = [SERVICE_TYPES[t].weight for t in types]
     for s in range(n):
         pool = poor if poor and rng.random() < 0.5 else anyone
         t = rng.choice(pool)
@@ -156,17 +177,27 @@ def services(p: Province, persons: list[Person], drops: list[int]) -> list[tuple
         if died and delivered >= died:
             delivered = max(t.registered, died - rng.randrange(1, 60))
         typ = rng.choices(types, tw)[0]
-        _, lo, hi = SERVICE_TYPES[typ]
-        out.append([f"SV{s + 1:08d}", t.i, typ, rng.randrange(lo, hi + 1, 100), delivered])
+        lo, hi = SERVICE_TYPES[typ].min_baht, SERVICE_TYPES[typ].max_baht
+        out.append(Service(f"SV{s + 1:08d}", t.i, typ, rng.randrange(lo, hi + 1, 100), delivered))
     # every later night brings at least one new service
     for k, d in enumerate(drops[1:], start=1):
         t = rng.choice(poor or anyone)
-        out.append([f"SV{n + k:08d}", t.i, "EMERGENCY_CASH", 2000, d - 1])
-    out.sort(key=lambda r: (r[4], r[0]))
+        out.append(Service(f"SV{n + k:08d}", t.i, "EMERGENCY_CASH", 2000, d - 1))
+    out.sort(key=lambda s: (s.delivered_on, s.service_id))
     return out
 
 
-def volunteers(p: Province, drops: list[int]) -> list[tuple]:
+@dataclass(slots=True)
+class Volunteer:
+    """A registered volunteer; a later night may record that they left."""
+
+    volunteer_id: str
+    person: int               # index into the province's persons
+    registered_on: int        # ordinal
+    left_on: int | None       # ordinal
+
+
+def volunteers(p: Province, drops: list[int]) -> list[Volunteer]:
     rng = rng_for(p.seed, "volunteers")
     n = scaled(3000, p.scale, 60)
     start = date(2010, 1, 1).toordinal()
@@ -183,21 +214,31 @@ def volunteers(p: Province, drops: list[int]) -> list[tuple]:
         left = reg + rng.randrange(180, 3000) if rng.random() < 0.15 else None
         if died and (left is None or left > died):
             left = died
-        out.append([f"V{len(out) + 1:06d}", i, reg, left])
+        out.append(Volunteer(f"V{len(out) + 1:06d}", i, reg, left))
     for k, d in enumerate(drops[1:], start=1):
         r = rng_for(p.seed, "volunteers", k)
-        active = [v for v in out if v[2] < d - 1 and (v[3] is None or v[3] >= d)]
+        active = [v for v in out if v.registered_on < d - 1 and (v.left_on is None or v.left_on >= d)]
         for v in r.sample(active, min(len(active), max(1, n // 100))):
-            v[3] = d - 1
+            v.left_on = d - 1
         for _ in range(max(1, n // 100)):
             i = r.randrange(p.n)
             if i not in seen and p.alive_on(i, d) and 20 <= age_on(int(p.birth[i]), d) <= 65:
                 seen.add(i)
-                out.append([f"V{len(out) + 1:06d}", i, d - 1, None])
+                out.append(Volunteer(f"V{len(out) + 1:06d}", i, d - 1, None))
     return out
 
 
-def trainings(p: Province, orgs: list[Org], drops: list[int]) -> list[list]:
+class Training(NamedTuple):
+    """One organisation's attendance at a training course."""
+
+    training_id: str
+    org_id: str
+    course: str
+    held_on: int         # ordinal
+    participants: int
+
+
+def trainings(p: Province, orgs: list[Org], drops: list[int]) -> list[Training]:
     rng = rng_for(p.seed, "org_trainings")
     out = []
     first_fy, last_fy = 2557, fiscal_year_of(date.fromordinal(drops[-1] - 1))
@@ -211,16 +252,30 @@ def trainings(p: Province, orgs: list[Org], drops: list[int]) -> list[list]:
                 continue
             existing = [o for o in orgs if o.created <= held]
             for o in rng.sample(existing, min(len(existing), rng.randint(3, 12))):
-                out.append([f"TR{t:05d}", o.org_id, rng.choice(COURSES), held, rng.randint(1, 6)])
+                out.append(Training(f"TR{t:05d}", o.org_id, rng.choice(COURSES), held, rng.randint(1, 6)))
     for d in drops[1:]:
         t += 1
         for o in rng.sample(orgs, min(len(orgs), 3)):
-            out.append([f"TR{t:05d}", o.org_id, rng.choice(COURSES), d - 1, rng.randint(1, 4)])
-    out.sort(key=lambda r: (r[3], r[0], r[1]))
+            out.append(Training(f"TR{t:05d}", o.org_id, rng.choice(COURSES), d - 1, rng.randint(1, 4)))
+    out.sort(key=lambda t: (t.held_on, t.training_id, t.org_id))
     return out
 
 
-def activities(p: Province, orgs: list[Org], drops: list[int]) -> list[list]:
+class Activity(NamedTuple):
+    """A social-development activity, run by an organisation or by a person or unregistered group."""
+
+    activity_id: str
+    org_id: str          # "" when no registered organisation runs it
+    sector: str
+    title: str
+    fiscal_year: int
+    started_on: int      # ordinal
+    subdistrict_code: str
+    beneficiaries: int | None
+    sufficiency_economy: bool
+
+
+def activities(p: Province, orgs: list[Org], drops: list[int]) -> list[Activity]:
     rng = rng_for(p.seed, "activities")
     subs = list(p.geo.subdistrict_weight)
     weights = [p.geo.subdistrict_weight[s] for s in subs]
@@ -234,13 +289,28 @@ def activities(p: Province, orgs: list[Org], drops: list[int]) -> list[list]:
             sector = org.sector if org else rng.choices(SECTORS, SECTOR_WEIGHTS)[0]
             sub = org.sub if org else rng.choices(subs, weights)[0]
             suff = rng.random() < 0.25 + 0.04 * (fy - 2559)
-            out.append([f"ACT{len(out) + 1:06d}", org.org_id if org else "", sector,
-                        f"โครงการ{rng.choice(ACTIVITY_TITLES)} ปี {fy}", fy, started, sub,
-                        rng.randint(10, 400) if rng.random() < 0.9 else None, suff])
+            out.append(Activity(f"ACT{len(out) + 1:06d}", org.org_id if org else "", sector,
+                                f"โครงการ{rng.choice(ACTIVITY_TITLES)} ปี {fy}", fy, started, sub,
+                                rng.randint(10, 400) if rng.random() < 0.9 else None, suff))
     return out
 
 
-def proposals(p: Province, orgs: list[Org], drops: list[int]) -> list[list]:
+class FundProposal(NamedTuple):
+    """An organisation's request to the welfare fund, with the decision it will get."""
+
+    proposal_id: str
+    org_id: str
+    fiscal_year: int
+    title: str
+    submitted_on: int           # ordinal
+    requested_amount: int       # baht
+    approved_amount: float | None
+    status: str                 # the decision, shown once decided_on has passed
+    sufficiency_economy: bool
+    decided_on: int             # ordinal
+
+
+def proposals(p: Province, orgs: list[Org], drops: list[int]) -> list[FundProposal]:
     rng = rng_for(p.seed, "fund_proposals")
     certified = [o for o in orgs if o.cert]
     out = []
@@ -254,12 +324,23 @@ def proposals(p: Province, orgs: list[Org], drops: list[int]) -> list[list]:
             requested = rng.randrange(20_000, 300_000, 500)
             approved = round(requested * rng.uniform(0.5, 1.0), -2) if status == "APPROVED" else None
             suff = rng.random() < 0.3 + 0.05 * (fy - 2559)
-            out.append([f"FP{len(out) + 1:05d}", o.org_id, fy, f"โครงการ{rng.choice(ACTIVITY_TITLES)}",
-                        submitted, requested, approved, status, suff, decided])
+            out.append(FundProposal(f"FP{len(out) + 1:05d}", o.org_id, fy, f"โครงการ{rng.choice(ACTIVITY_TITLES)}",
+                                    submitted, requested, approved, status, suff, decided))
     return out
 
 
-def media(p: Province, drops: list[int]) -> list[list]:
+class MediaWork(NamedTuple):
+    """A media work submitted for approval, with the decision it will get."""
+
+    media_id: str
+    title: str
+    category: str
+    submitted_on: int    # ordinal
+    decision: str        # shown once decided_on has passed
+    decided_on: int      # ordinal
+
+
+def media(p: Province, drops: list[int]) -> list[MediaWork]:
     rng = rng_for(p.seed, "media_works")
     out = []
     last_fy = fiscal_year_of(date.fromordinal(drops[-1] - 1))
@@ -268,32 +349,42 @@ def media(p: Province, drops: list[int]) -> list[list]:
             submitted = fy_start(fy) + rng.randrange(0, 330)
             decided = submitted + rng.randrange(15, 90)
             decision = rng.choices(["APPROVED", "REJECTED"], [70, 30])[0]
-            out.append([f"MW{len(out) + 1:05d}", rng.choice(MEDIA_TITLES),
-                        rng.choice(["VIDEO", "PRINT", "RADIO", "ONLINE", "EVENT"]), submitted, decision, decided])
+            out.append(MediaWork(f"MW{len(out) + 1:05d}", rng.choice(MEDIA_TITLES),
+                                 rng.choice(["VIDEO", "PRINT", "RADIO", "ONLINE", "EVENT"]), submitted, decision,
+                                 decided))
     return out
 
 
-def media_cells(m: list, d: int) -> list[str] | None:
-    media_id, title, category, submitted, decision, decided = m
-    if submitted >= d:
+def media_cells(m: MediaWork, d: int) -> list[str] | None:
+    """The media_works row as of drop day ``d`` (PENDING until decided); None before it was submitted."""
+    if m.submitted_on >= d:
         return None
-    if decided >= d:
-        return [media_id, title, category, be(submitted), "PENDING", ""]
-    return [media_id, title, category, be(submitted), decision, be(decided)]
+    if m.decided_on >= d:
+        return [m.media_id, m.title, m.category, be(m.submitted_on), "PENDING", ""]
+    return [m.media_id, m.title, m.category, be(m.submitted_on), m.decision, be(m.decided_on)]
 
 
-def proposal_cells(f: list, d: int) -> list[str] | None:
-    pid, org_id, fy, title, submitted, requested, approved, status, suff, decided = f
-    if submitted >= d:
+def proposal_cells(f: FundProposal, d: int) -> list[str] | None:
+    """The fund_proposals row as of drop day ``d`` (SUBMITTED until decided); None before it was submitted."""
+    if f.submitted_on >= d:
         return None
-    if decided >= d:
+    status, approved = f.status, f.approved_amount
+    if f.decided_on >= d:
         status, approved = "SUBMITTED", None
-    return [pid, org_id, str(fy), title, be(submitted), f"{requested}.00",
-            f"{approved:.2f}" if approved is not None else "", status, "Y" if suff else "N"]
+    return [f.proposal_id, f.org_id, str(f.fiscal_year), f.title, be(f.submitted_on), f"{f.requested_amount}.00",
+            f"{approved:.2f}" if approved is not None else "", status, "Y" if f.sufficiency_economy else "N"]
 
 
-def card_rows(p: Province, drops: list[int]) -> list[list]:
-    """Disability cards: issued at onset, valid 8 years, usually renewed; (card_no, person, type, issued, expires)."""
+class DisabilityCard(NamedTuple):
+    card_no: str
+    person: int            # index into the province's persons
+    disability_type: int   # 1..7
+    issued_on: int         # ordinal
+    expires_on: int        # ordinal
+
+
+def disability_cards(p: Province, drops: list[int]) -> list[DisabilityCard]:
+    """Disability cards, ordered by issue day and number: issued at onset, valid 8 years, usually renewed."""
     rng = rng_for(p.seed, "disability_cards")
     out = []
     floor = date(2008, 1, 1).toordinal()
@@ -307,9 +398,9 @@ def card_rows(p: Province, drops: list[int]) -> list[list]:
         issued = lo + int((last_day - lo) * rng.random() ** 0.6)
         while issued <= last_day:
             expires = years_after(issued, 8)
-            out.append([f"DC{len(out) + 1:08d}", i, int(p.disability[i]), issued, expires])
+            out.append(DisabilityCard(f"DC{len(out) + 1:08d}", i, int(p.disability[i]), issued, expires))
             if rng.random() > 0.88:
                 break  # not renewed: the card lapses
             issued = expires - rng.randrange(0, 60)
-    out.sort(key=lambda r: (r[3], r[0]))
+    out.sort(key=lambda c: (c.issued_on, c.card_no))
     return out

@@ -1,8 +1,8 @@
 """The people of the synthetic Nakhon Sawan: persons, households, deaths, disability, allowances.
 
-Built once per (seed, scale, last drop) with numpy, held as parallel arrays
-(dates as proleptic ordinals), never as one table of row dicts: at scale 1.0
-about 1.1 million persons in a few hundred MB.
+Built once per (seed, scale, last drop) with numpy and held as parallel arrays,
+one entry a person (dates as proleptic ordinals): at scale 1.0 about 1.1
+million persons.
 
 Calibration (province-facts.md): the persons alive at the last drop follow the
 2566 age table and the district shares of geography.py; about 5% more died
@@ -52,7 +52,7 @@ def age_on(birth: int, day: int) -> int:
     return d.year - b.year - ((d.month, d.day) < (b.month, b.day))
 
 
-@dataclass
+@dataclass(slots=True)
 class Household:
     code: str
     village: int
@@ -61,7 +61,7 @@ class Household:
     latent: float               # persistent income level (standard normal)
 
 
-@dataclass
+@dataclass(slots=True)
 class Province:
     seed: int
     scale: float

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from welfare.generate.msdhs import Person, card_rows
+from welfare.generate.msdhs import DisabilityCard, Person, disability_cards
 from welfare.generate.province import POOR_SHARE_BY_YEAR, POVERTY_LINE, Province, age_on, poor_threshold_mu, years_after
 from welfare.generate.render import month_of, rng_for
 
@@ -41,7 +41,7 @@ def income_per_head(p: Province, year: int) -> np.ndarray:
     return np.exp(mu + INCOME_SIGMA * z)
 
 
-@dataclass
+@dataclass(slots=True)
 class Recipient:
     i: int
     kind: str           # ELDERLY | DISABILITY | HIV
@@ -60,11 +60,11 @@ def lao_of(p: Province, i: int) -> str:
     return p.geo.serving[sub].lao_code
 
 
-@dataclass
+@dataclass(slots=True)
 class Registry:
     persons: list[Person]
     recipients: list[Recipient]
-    cards: list[list]
+    cards: list[DisabilityCard]
     poor_households: set[int]
 
 
@@ -108,12 +108,13 @@ def build_registry(p: Province, drops: list[int], rates: dict[str, float]) -> Re
         elif rng.random() < 0.3 and not died:
             enrol(i, "ELDERLY", max(floor, sixty + rng.randrange(0, 400)))
 
-    cards = card_rows(p, drops)
+    cards = disability_cards(p, drops)
     first_card: dict[int, int] = {}
     last_expiry: dict[int, int] = {}
-    for _, i, _, issued, expires in cards:
-        first_card[i] = min(first_card.get(i, issued), issued)
-        last_expiry[i] = max(last_expiry.get(i, expires), expires)
+    for card in cards:
+        i = card.person
+        first_card[i] = min(first_card.get(i, card.issued_on), card.issued_on)
+        last_expiry[i] = max(last_expiry.get(i, card.expires_on), card.expires_on)
     for i, issued in first_card.items():
         enrol(i, "DISABLED", issued)
         if rng.random() < 0.9:

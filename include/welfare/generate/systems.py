@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 from datetime import date
+from typing import NamedTuple
 
 import numpy as np
 
@@ -39,6 +40,11 @@ def write_rows(w: ExtractWriter | None, rows, protected: Callable[[list], bool] 
 
 
 # ---------------------------------------------------------------------------- msdhs
+def service_cells(p: Province, s: ms.Service) -> list[str]:
+    return [s.service_id, p.nid[s.person], s.service_type, f"{s.amount}.00", be(s.delivered_on),
+            p.subdistrict(s.person)]
+
+
 class Msdhs:
     def __init__(self, p: Province, reg: Registry, drops: list[int]):
         self.p, self.reg, self.drops = p, reg, drops
@@ -61,31 +67,34 @@ class Msdhs:
                 if t.conflict:
                     w.note(row, f"conflict:{t.conflict}", "source_conflict")
 
-        cards = [[c[0], p.nid[c[1]], str(c[2]), be(c[3]), be(c[4])] for c in self.reg.cards if c[3] < d]
+        cards = [[c.card_no, p.nid[c.person], str(c.disability_type), be(c.issued_on), be(c.expires_on)]
+                 for c in self.reg.cards if c.issued_on < d]
         write_rows(writer("disability_cards", n=len(cards)), cards)
 
-        rows = [[s[0], p.nid[s[1]], s[2], f"{s[3]}.00", be(s[4]), p.subdistrict(s[1])]
-                for s in self.services if lo <= s[4] < hi]
+        rows = [service_cells(p, s) for s in self.services if lo <= s.delivered_on < hi]
         if k:  # corrections: a few earlier services re-sent with the amount put right
             r = rng_for(p.seed, "services-corrections", k)
-            earlier = [s for s in self.services if s[4] < lo]
+            earlier = [s for s in self.services if s.delivered_on < lo]
             for s in r.sample(earlier, min(len(earlier), max(1, len(self.services) // 500))):
-                s[3] = s[3] + 100
-                rows.append([s[0], p.nid[s[1]], s[2], f"{s[3]}.00", be(s[4]), p.subdistrict(s[1])])
+                s.amount += 100
+                rows.append(service_cells(p, s))
         write_rows(writer("welfare_services", n=len(rows)), rows)
 
         orgs = [o.cells(d) for o in self.orgs if o.created < d and (o.deleted_from is None or o.deleted_from > k)]
         write_rows(writer("organizations", n=len(orgs)), orgs)
 
-        rows = [[t[0], t[1], t[2], be(t[3]), str(t[4])] for t in self.trainings if lo <= t[3] < hi]
+        rows = [[t.training_id, t.org_id, t.course, be(t.held_on), str(t.participants)]
+                for t in self.trainings if lo <= t.held_on < hi]
         write_rows(writer("org_trainings", n=len(rows)), rows)
 
-        vols = [[v[0], p.nid[v[1]], p.subdistrict(v[1]), be(v[2]), be(v[3]) if v[3] and v[3] < d else ""]
-                for v in self.volunteers if v[2] < d]
+        vols = [[v.volunteer_id, p.nid[v.person], p.subdistrict(v.person), be(v.registered_on),
+                 be(v.left_on) if v.left_on and v.left_on < d else ""]
+                for v in self.volunteers if v.registered_on < d]
         write_rows(writer("volunteers", n=len(vols)), vols)
 
-        acts = [[a[0], a[1], a[2], a[3], str(a[4]), be(a[5]), a[6], "" if a[7] is None else str(a[7]),
-                 "Y" if a[8] else "N"] for a in self.activities if a[5] < d]
+        acts = [[a.activity_id, a.org_id, a.sector, a.title, str(a.fiscal_year), be(a.started_on),
+                 a.subdistrict_code, "" if a.beneficiaries is None else str(a.beneficiaries),
+                 "Y" if a.sufficiency_economy else "N"] for a in self.activities if a.started_on < d]
         write_rows(writer("activities", n=len(acts)), acts)
 
         props = [c for c in (ms.proposal_cells(f, d) for f in self.proposals) if c]
@@ -120,8 +129,8 @@ class Cdd:
                 for (code, fy), lvl in self.levels.items() if fy_start(fy) + 270 < d]
         write_rows(writer("village_sufficiency", n=len(rows)), rows)
 
-        rows = [[f[0], f[1], f[2], be(f[3]), str(f[4] + 3 * k), f"{f[5] + 1250 * k}.00"]
-                for f in self.funds if f[3] < d]
+        rows = [[f.fund_id, f.name, f.subdistrict_code, be(f.established_on), str(f.members + 3 * k),
+                 f"{f.balance + 1250 * k}.00"] for f in self.funds if f.established_on < d]
         write_rows(writer("community_welfare_funds", n=len(rows)), rows)
 
         if k == 0:  # the BMN survey is an annual round: the first drop carries it, later nights omit it
@@ -195,6 +204,34 @@ class Cdd:
 
 
 # ---------------------------------------------------------------------------- lao
+class Budget(NamedTuple):
+    lao_code: str
+    fiscal_year: int
+    category: str
+    planned: int   # baht
+    spent: int     # baht
+
+
+class FundContribution(NamedTuple):
+    contribution_id: str
+    lao_code: str
+    fund_id: str
+    fiscal_year: int
+    amount: int    # baht
+    paid_on: int   # ordinal
+
+
+class WelfareProject(NamedTuple):
+    project_id: str
+    lao_code: str
+    fiscal_year: int
+    title: str
+    started_on: int   # ordinal
+    budget: int       # baht
+    beneficiaries: int | None
+    sufficiency_economy: bool
+
+
 class Lao:
     def __init__(self, p: Province, reg: Registry, drops: list[int]):
         self.p, self.reg, self.drops = p, reg, drops
@@ -202,8 +239,10 @@ class Lao:
         last_fy = fiscal_year_of(date.fromordinal(drops[-1] - 1))
         self.fys = list(range(2559, last_fy + 1))
         self.string_amounts = string_amount_laos(p)
-        self.budgets, self.contributions, self.projects = [], [], []
-        has_fund = {f[2] for f in community_funds(p)}
+        self.budgets: list[Budget] = []
+        self.contributions: list[FundContribution] = []
+        self.projects: list[WelfareProject] = []
+        has_fund = {f.subdistrict_code for f in community_funds(p)}
         for a in p.geo.authorities:
             subs = a.subdistrict_codes or ([a.partial_of] if a.partial_of else [])
             fund_subs = [s for s in subs if s in has_fund] or (sorted(has_fund)[:1] if a.lao_type == "PAO" else [])
@@ -211,34 +250,34 @@ class Lao:
                 t = fy - self.fys[0]
                 supports = a.lao_type == "PAO" or rng.random() < 0.55 + 0.07 * t
                 planned = rng.randrange(100_000, 2_000_000, 1000)
-                self.budgets.append([a.lao_code, fy, "SOCIAL_WELFARE", planned,
-                                     round(planned * rng.uniform(0.6, 1.0)) if supports else 0])
+                self.budgets.append(Budget(a.lao_code, fy, "SOCIAL_WELFARE", planned,
+                                           round(planned * rng.uniform(0.6, 1.0)) if supports else 0))
                 contributes = bool(fund_subs) and rng.random() < 0.4 + 0.08 * t
                 planned = rng.randrange(20_000, 300_000, 1000)
-                self.budgets.append([a.lao_code, fy, "COMMUNITY_WELFARE_FUND", planned,
-                                     round(planned * rng.uniform(0.5, 1.0)) if contributes else 0])
+                self.budgets.append(Budget(a.lao_code, fy, "COMMUNITY_WELFARE_FUND", planned,
+                                           round(planned * rng.uniform(0.5, 1.0)) if contributes else 0))
                 planned = rng.randrange(5_000_000, 60_000_000, 10_000)
-                self.budgets.append([a.lao_code, fy, "OTHER", planned, round(planned * rng.uniform(0.7, 0.98))])
+                self.budgets.append(Budget(a.lao_code, fy, "OTHER", planned, round(planned * rng.uniform(0.7, 0.98))))
                 if contributes:
                     for _ in range(rng.randint(1, 2)):
                         paid = fy_start(fy) + rng.randrange(30, 360)
-                        self.contributions.append([f"FC{len(self.contributions) + 1:06d}", a.lao_code,
-                                                   f"CWF{rng.choice(fund_subs)}", fy, rng.randrange(10_000, 100_000, 500),
-                                                   paid])
+                        self.contributions.append(FundContribution(
+                            f"FC{len(self.contributions) + 1:06d}", a.lao_code, f"CWF{rng.choice(fund_subs)}", fy,
+                            rng.randrange(10_000, 100_000, 500), paid))
                 for _ in range(rng.choices([0, 1, 2, 3], [30, 40, 20, 10])[0]):
                     started = fy_start(fy) + rng.randrange(0, 330)
-                    self.projects.append([f"LP{len(self.projects) + 1:06d}", a.lao_code, fy,
-                                          f"โครงการ{rng.choice(ms.ACTIVITY_TITLES)} ({a.name})", started,
-                                          rng.randrange(10_000, 500_000, 500),
-                                          rng.randint(20, 800) if rng.random() < 0.85 else None,
-                                          rng.random() < 0.25 + 0.05 * t])
+                    self.projects.append(WelfareProject(
+                        f"LP{len(self.projects) + 1:06d}", a.lao_code, fy,
+                        f"โครงการ{rng.choice(ms.ACTIVITY_TITLES)} ({a.name})", started,
+                        rng.randrange(10_000, 500_000, 500), rng.randint(20, 800) if rng.random() < 0.85 else None,
+                        rng.random() < 0.25 + 0.05 * t))
         served = [x for x in p.geo.authorities if x.subdistrict_codes and x.subdistrict_codes[0] in has_fund]
         for d in drops[1:]:  # every later night brings a contribution
             a = rng.choice(served)
-            self.contributions.append([f"FC{len(self.contributions) + 1:06d}", a.lao_code,
-                                       f"CWF{a.subdistrict_codes[0]}", fiscal_year_of(date.fromordinal(d - 1)),
-                                       20_000, d - 1])
-        self.contributions.sort(key=lambda c: (c[5], c[0]))
+            self.contributions.append(FundContribution(
+                f"FC{len(self.contributions) + 1:06d}", a.lao_code, f"CWF{a.subdistrict_codes[0]}",
+                fiscal_year_of(date.fromordinal(d - 1)), 20_000, d - 1))
+        self.contributions.sort(key=lambda c: (c.paid_on, c.contribution_id))
 
     def money(self, lao_code: str, amount: int):
         return f"{amount}.00" if lao_code in self.string_amounts else amount
@@ -250,16 +289,16 @@ class Lao:
         write_rows(writer("authorities", n=len(rows)), rows)
 
         last_fy = fiscal_year_of(date.fromordinal(d - 1))
-        rows = [[b[0], b[1], b[2], self.money(b[0], b[3]), self.money(b[0], b[4])]
-                for b in self.budgets if b[1] <= last_fy]
+        rows = [[b.lao_code, b.fiscal_year, b.category, self.money(b.lao_code, b.planned),
+                 self.money(b.lao_code, b.spent)] for b in self.budgets if b.fiscal_year <= last_fy]
         write_rows(writer("budgets", n=len(rows)), rows)
 
-        rows = [[c[0], c[1], c[2], c[3], self.money(c[1], c[4]), iso(c[5])]
-                for c in self.contributions if lo <= c[5] < hi]
+        rows = [[c.contribution_id, c.lao_code, c.fund_id, c.fiscal_year, self.money(c.lao_code, c.amount),
+                 iso(c.paid_on)] for c in self.contributions if lo <= c.paid_on < hi]
         write_rows(writer("fund_contributions", n=len(rows)), rows)
 
-        rows = [[x[0], x[1], x[2], x[3], iso(x[4]), self.money(x[1], x[5]), x[6], x[7]]
-                for x in self.projects if x[4] < d]
+        rows = [[x.project_id, x.lao_code, x.fiscal_year, x.title, iso(x.started_on), self.money(x.lao_code, x.budget),
+                 x.beneficiaries, x.sufficiency_economy] for x in self.projects if x.started_on < d]
         write_rows(writer("welfare_projects", n=len(rows)), rows)
 
 
@@ -369,13 +408,22 @@ def string_amount_laos(p: Province) -> set[str]:
     return {a.lao_code for a in p.geo.authorities if rng.random() < 0.1}
 
 
-def community_funds(p: Province) -> list[list]:
-    """At most one community welfare fund a subdistrict: [fund_id, name, subdistrict, established, members, balance]."""
+class CommunityFund(NamedTuple):
+    fund_id: str
+    name: str
+    subdistrict_code: str
+    established_on: int   # ordinal
+    members: int          # at the first drop; each later night adds 3
+    balance: int          # baht at the first drop; each later night adds 1,250
+
+
+def community_funds(p: Province) -> list[CommunityFund]:
+    """At most one community welfare fund a subdistrict."""
     rng = rng_for(p.seed, "community_welfare_funds")
     funds = []
     for sub in sorted(p.geo.subdistrict_weight):
         if rng.random() < 0.9:
             est = date(2008, 1, 1).toordinal() + rng.randrange(0, 4600)
-            funds.append([f"CWF{sub}", f"กองทุนสวัสดิการชุมชนตำบล{p.geo.sub_name(sub)}", sub, est,
-                          rng.randint(150, 2500), rng.randrange(50_000, 3_000_000, 100)])
+            funds.append(CommunityFund(f"CWF{sub}", f"กองทุนสวัสดิการชุมชนตำบล{p.geo.sub_name(sub)}", sub, est,
+                                       rng.randint(150, 2500), rng.randrange(50_000, 3_000_000, 100)))
     return funds

@@ -1,15 +1,27 @@
-"""Write extract files exactly as the contract describes, and the manifest last."""
+"""Hand-made extract files for the ingest tests: rows as dicts, encoded the way a source system writes them.
+
+The generator writes its drops through ``welfare.generate.sink.ExtractWriter``
+(cell lists in contract order); these helpers build the small, deliberately odd
+files the ingest tests need instead: rows with keys missing or extra, another
+header, another encoding.
+"""
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
-from pathlib import Path
+import random
 
 from welfare.contract import Extract
-from welfare.thai import format_be_date
+from welfare.thai import format_be_date, national_id_check_digit
+
+
+def national_id(rng: random.Random, district_code: str, kind: int | None = None) -> str:
+    """A valid 13-digit id registered at a Nakhon Sawan office (digits 2-5 = 60DD)."""
+    first = kind if kind is not None else rng.choice((1, 1, 1, 3, 3, 5, 8))
+    body = f"{first}{district_code}{rng.randrange(10**7):07d}"
+    return body + str(national_id_check_digit(body))
 
 
 def render_value(ext: Extract, col_type: str, value, separator: str | None = None) -> str:
@@ -26,6 +38,7 @@ def render_value(ext: Extract, col_type: str, value, separator: str | None = Non
 
 
 def json_value(col_type: str, value):
+    """A Python value as the source system writes it in a JSON line."""
     if value is None:
         return None
     if col_type == "date" and not isinstance(value, str):
@@ -37,7 +50,12 @@ def json_value(col_type: str, value):
 
 def encode_extract(ext: Extract, rows: list[dict], header_override: list[str] | None = None,
                    encoding_override: str | None = None) -> bytes:
-    """The bytes of one extract file. ``rows`` are dicts keyed by contract column name."""
+    """The bytes of one extract file. ``rows`` are dicts keyed by contract column name.
+
+    JSON lines: a column missing from a row is left out, and keys outside the
+    contract (other than ``_``-prefixed ones) are written too. CSV: keys starting
+    ``_extra`` become extra cells after the contract's columns.
+    """
     if ext.format == "jsonl":
         lines = []
         for r in rows:
@@ -56,20 +74,3 @@ def encode_extract(ext: Extract, rows: list[dict], header_override: list[str] | 
     text = buf.getvalue()
     encoding = encoding_override or ext.encoding
     return text.encode(encoding)
-
-
-def write_file(folder: Path, name: str, data: bytes) -> dict:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_bytes(data)
-    return {"name": name, "sha256": hashlib.sha256(data).hexdigest()}
-
-
-def write_manifest(folder: Path, system: str, extract_date: str, entries: list[dict]) -> None:
-    """Written last, atomically: a drop is complete once ``_manifest.json`` exists."""
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest = {"system": system, "extract_date": extract_date,
-                "files": [{"name": e["name"], "rows": e["rows"], "sha256": e["sha256"]}
-                          for e in sorted(entries, key=lambda e: e["name"])]}
-    tmp = folder / "_manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(folder / "_manifest.json")
