@@ -41,7 +41,7 @@ bench: setup
 	/usr/bin/time -v -o "$(BENCH_DIR)/generate.time" \
 	  $(VENV)/bin/welfare generate --out "$(BENCH_DIR)/sources" --scale $(BENCH_SCALE) --seed 60
 	-$(VENV)/bin/welfare calibrate --sources "$(BENCH_DIR)/sources" --json "$(BENCH_DIR)/calibration.json"
-	$(VENV)/bin/python -m welfare.bench generate --time-file "$(BENCH_DIR)/generate.time" \
+	$(VENV)/bin/python -m bench.results generate --time-file "$(BENCH_DIR)/generate.time" \
 	  --results "$(BENCH_DIR)/results.json" --extra calibration="$(BENCH_DIR)/calibration.json" \
 	  --limit-wall-s 300 --limit-rss-mib 4096
 	$(MAKE) bench-ingest
@@ -54,16 +54,16 @@ lint: setup
 ## (part of make bench; alone it needs the sources make bench generated)
 bench-ingest: setup
 	/usr/bin/time -v -o "$(BENCH_DIR)/ingest.time" \
-	  $(VENV)/bin/python -m welfare.bench_ingest --sources "$(BENCH_DIR)/sources" --json "$(BENCH_DIR)/ingest.json"
-	$(VENV)/bin/python -m welfare.bench ingest --time-file "$(BENCH_DIR)/ingest.time" \
+	  $(VENV)/bin/python -m bench.ingest --sources "$(BENCH_DIR)/sources" --json "$(BENCH_DIR)/ingest.json"
+	$(VENV)/bin/python -m bench.results ingest --time-file "$(BENCH_DIR)/ingest.time" \
 	  --results "$(BENCH_DIR)/results.json" --extra ingest="$(BENCH_DIR)/ingest.json"
 
 ## make bench-warehouse: dbt build of the warehouse on the first drop (full), then after the second (nightly,
 ## incremental); dbt's overhead from the server's statement log (part of make bench; needs its sources)
 bench-warehouse: setup
 	/usr/bin/time -v -o "$(BENCH_DIR)/warehouse.time" \
-	  $(VENV)/bin/python -m welfare.bench_warehouse --sources "$(BENCH_DIR)/sources" --json "$(BENCH_DIR)/warehouse.json"
-	$(VENV)/bin/python -m welfare.bench warehouse --time-file "$(BENCH_DIR)/warehouse.time" \
+	  $(VENV)/bin/python -m bench.warehouse --sources "$(BENCH_DIR)/sources" --json "$(BENCH_DIR)/warehouse.json"
+	$(VENV)/bin/python -m bench.results warehouse --time-file "$(BENCH_DIR)/warehouse.time" \
 	  --results "$(BENCH_DIR)/results.json" --extra warehouse="$(BENCH_DIR)/warehouse.json"
 
 warehouse-stop:

@@ -4,9 +4,10 @@
 9 extracts, CSV in utf-8-sig with Thai headers and Buddhist-Era dates
 
 Loads every extract of one drop (`<sources>/msdhs/<YYYY-MM-DD>/`) into the warehouse's `raw`
-schema; the drop date is the run's logical date in Asia/Bangkok.
+schema; the drop date is the run's logical date in Asia/Bangkok. The Airflow UI shows the
+triage notes below this text (`welfare.orchestration.dags`).
 """
 
-from welfare.airflow_factory import ingest_dag
+from welfare.orchestration.dags import ingest_dag
 
 dag = ingest_dag("msdhs", doc_md=__doc__)

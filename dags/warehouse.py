@@ -16,6 +16,6 @@ the rows it returns (`dbt test --select <test> --store-failures`) before
 re-running. The marts keep their previous build until a build succeeds.
 """
 
-from welfare.airflow_factory import warehouse_dag
+from welfare.orchestration.dags import warehouse_dag
 
 dag = warehouse_dag(doc_md=__doc__)

@@ -18,12 +18,12 @@ def welfare_home(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def warehouse(welfare_home):
     """A running PostgreSQL cluster started from the machine's server binaries, bootstrapped."""
-    from welfare import db
-    from welfare.embedded_pg import EmbeddedWarehouse
+    from welfare.warehouse import ddl
+    from welfare.warehouse.embedded import EmbeddedWarehouse
 
     wh = EmbeddedWarehouse(welfare_home)
     target = wh.start()
-    db.bootstrap(target.dsn)
+    ddl.bootstrap(target.dsn)
     yield target
     wh.stop()
     if wh.server_root != wh.root and not os.environ.get("WELFARE_TEST_HOME"):

@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from welfare import contract
-from welfare.thai import is_valid_national_id
+from welfare.contract.thai import is_valid_national_id
 
 PY_ENCODING = {"utf-8-sig": "utf-8-sig", "cp874": "cp874", "utf-8": "utf-8"}
 

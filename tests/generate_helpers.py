@@ -13,8 +13,9 @@ import io
 import json
 import random
 
+from thai_calendar import format_be_date
 from welfare.contract import Extract
-from welfare.thai import format_be_date, national_id_check_digit
+from welfare.contract.thai import national_id_check_digit
 
 
 def national_id(rng: random.Random, district_code: str, kind: int | None = None) -> str:

@@ -10,7 +10,6 @@ from urllib.parse import quote, unquote, urlparse
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DAGS_DIR = PROJECT_ROOT / "dags"
-EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 WAREHOUSE_CONN_ID = "welfare_warehouse"
 LOCAL_TZ = "Asia/Bangkok"
 
@@ -78,8 +77,3 @@ class PgTarget:
             database=(u.path or "/welfare").lstrip("/") or "welfare",
         )
 
-
-def target_from_env() -> PgTarget | None:
-    """The warehouse named by the environment, if any (``AIRFLOW_CONN_WELFARE_WAREHOUSE``)."""
-    uri = os.environ.get("AIRFLOW_CONN_" + WAREHOUSE_CONN_ID.upper())
-    return PgTarget.from_uri(uri) if uri else None

@@ -13,11 +13,14 @@ from pathlib import Path
 import pytest
 from content_hashes import E2E_PROVINCE, RECORD, content_hashes
 from contract_reader import current_state, deliveries, ground_truth, quarantined_rows, rejected_files
-from welfare import contract, db, tasks
+from thai_calendar import fiscal_year_window
+from welfare import contract
 from welfare.cli import main as welfare
+from welfare.contract.thai import fiscal_year_of, parse_be_date
 from welfare.generate import GenerateOptions, generate
 from welfare.generate.drops import parse_drops
-from welfare.thai import fiscal_year_of, fiscal_year_window, parse_be_date
+from welfare.orchestration import tasks
+from welfare.warehouse.sql import connect
 
 pytestmark = pytest.mark.e2e
 DROPS, RESENDS = parse_drops(E2E_PROVINCE["drops"])
@@ -44,7 +47,7 @@ def monkeypatch_module():
 
 
 def query(target, sql, params=None):
-    with db.connect(target.dsn) as conn, conn.cursor() as cur:
+    with connect(target.dsn) as conn, conn.cursor() as cur:
         cur.execute(sql, params)
         return cur.fetchall()
 
@@ -377,7 +380,7 @@ class Province:
     """The current state of the extracts the person-level indicators read, from the files alone."""
 
     def __init__(self, sources: Path):
-        from welfare.thai import is_valid_national_id
+        from welfare.contract.thai import is_valid_national_id
 
         t = truth(sources)
         self.state = {name: current_state(sources, system, name, t)

@@ -9,7 +9,8 @@ import time
 from datetime import date, timedelta
 
 from generate_helpers import encode_extract, national_id
-from welfare import contract, db, ingest
+from welfare import contract, ingest
+from welfare.warehouse.sql import connect
 
 from .test_ingest_formats import drop, q
 
@@ -27,7 +28,7 @@ def big_volunteers() -> bytes:
 
 
 def kill_when(target, pattern: str, stop: threading.Event, killed: list) -> None:
-    with db.connect(target.dsn, autocommit=True) as conn, conn.cursor() as cur:
+    with connect(target.dsn, autocommit=True) as conn, conn.cursor() as cur:
         while not stop.is_set():
             cur.execute("select pid from pg_stat_activity where query ilike %s and pid <> pg_backend_pid() "
                         "and state = 'active'", (pattern,))

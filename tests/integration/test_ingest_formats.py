@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 from generate_helpers import encode_extract, national_id
-from welfare import contract, db, ingest
+from welfare import contract, ingest
 from welfare.generate.sink import write_manifest
+from welfare.warehouse.sql import connect
 
 D = date(2021, 9, 30)
 
@@ -30,7 +31,7 @@ def drop(root: Path, system: str, files: dict[str, bytes], rows: dict[str, int] 
 
 
 def q(target, sql, params=None):
-    with db.connect(target.dsn) as conn, conn.cursor() as cur:
+    with connect(target.dsn) as conn, conn.cursor() as cur:
         cur.execute(sql, params)
         return cur.fetchall()
 

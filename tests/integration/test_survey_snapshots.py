@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 from generate_helpers import encode_extract
-from welfare import contract, db, ingest, tasks
+from welfare import contract, ingest
 from welfare.generate.sink import write_manifest
+from welfare.orchestration import tasks
+from welfare.warehouse import ddl
+from welfare.warehouse.sql import connect
 
 EXT = contract.extract("cdd", "bmn_indicators")
 NIGHTS = [date(2021, 9, 27), date(2021, 9, 28), date(2021, 9, 29)]
@@ -36,18 +39,18 @@ def result(household: str, indicator: int, value: str) -> dict:
 @pytest.fixture(scope="module")
 def survey_db(warehouse):
     name = "survey_snapshots"
-    with db.connect(warehouse.dsn.replace(f"dbname={warehouse.database}", "dbname=postgres")) as conn:
+    with connect(warehouse.dsn.replace(f"dbname={warehouse.database}", "dbname=postgres")) as conn:
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute(f"drop database if exists {name} with (force)")
             cur.execute(f"create database {name}")
     target = dataclasses.replace(warehouse, database=name)
-    db.bootstrap(target.dsn)
+    ddl.bootstrap(target.dsn)
     return target
 
 
 def q(target, sql):
-    with db.connect(target.dsn) as conn, conn.cursor() as cur:
+    with connect(target.dsn) as conn, conn.cursor() as cur:
         cur.execute(sql)
         return cur.fetchall()
 

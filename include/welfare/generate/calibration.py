@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from welfare import contract
-from welfare.thai import is_valid_national_id, parse_be_date
+from welfare.contract.thai import is_valid_national_id, parse_be_date
 
 TOLERANCE = 0.05
 

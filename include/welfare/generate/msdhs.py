@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
 
+from welfare.contract.thai import fiscal_year_of
 from welfare.generate.people import ORG_PREFIXES
 from welfare.generate.province import Province, age_on, years_after
 from welfare.generate.render import be, fy_start, rng_for
-from welfare.thai import fiscal_year_of
 
 SECTORS = ["COMMUNITY", "CIVIL_SOCIETY", "PRIVATE", "GOVERNMENT", "ACADEMIC", "RELIGIOUS"]
 SECTOR_WEIGHTS = [45, 20, 10, 12, 5, 8]

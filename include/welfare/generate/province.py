@@ -18,9 +18,9 @@ from datetime import date
 
 import numpy as np
 
+from welfare.contract.thai import national_id_check_digit
 from welfare.generate.geography import Geography, build_geography
 from welfare.generate.people import FIRST_NAMES_F, FIRST_NAMES_M, LAST_NAMES
-from welfare.thai import national_id_check_digit
 
 POPULATION_2564 = 1_035_028
 AGE_TABLE = [  # 2566, persons by 5-year band from 0-4 to 100+

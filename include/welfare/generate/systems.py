@@ -14,12 +14,12 @@ from typing import NamedTuple
 
 import numpy as np
 
+from welfare.contract.thai import fiscal_year_of
 from welfare.generate import msdhs as ms
 from welfare.generate.province import POVERTY_LINE, RELATIONS, SEXES, Province, years_after
 from welfare.generate.registry import SURVEY_YEARS, Registry, income_per_head, survey_day
 from welfare.generate.render import be, fy_start, iso, month_of, month_start, period, rng_for
 from welfare.generate.sink import ExtractWriter
-from welfare.thai import fiscal_year_of
 
 WriterFor = Callable[..., ExtractWriter | None]
 BMN_RESULTS = ["ผ่าน", "ไม่ผ่าน", "ไม่เกี่ยวข้อง"]

@@ -1,0 +1,45 @@
+"""What became of one file: ``FileResult`` (the audit row's content) and ``FileRejected`` (the
+whole file refused, with the rule that refused it)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+class FileRejected(Exception):
+    """The whole file is refused; ``rule`` names why."""
+
+    def __init__(self, rule: str, message: str):
+        super().__init__(message)
+        self.rule = rule
+
+
+@dataclass
+class FileResult:
+    system: str
+    extract: str
+    extract_date: str
+    file_name: str
+    status: str  # loaded | rejected | resent | duplicate (this date's file, loaded before) | absent
+    rows_in: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    rows_rejected: int = 0
+    rows_resent: int = 0
+    resent_of: int | None = None
+    quarantined_by_rule: dict[str, int] = field(default_factory=dict)
+    threshold_breached: bool = False
+    reason: str | None = None
+    load_id: int | None = None
+    duration_s: float = 0.0
+    landing_s: float | None = None     # checks, and the file read into columns
+    validation_s: float | None = None  # every rule evaluated, the Great Expectations suite on the results
+    publish_s: float | None = None     # ledger, quarantine, typed rows COPYed into raw: one transaction
+    docs_s: float | None = None        # the Data Docs pages of this validation (reporting; not in validation_s)
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "rejected" or self.threshold_breached
+
+    def as_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,144 @@
+"""The DAG factory the files under ``dags/`` call. Imported at DAG-parse time: keep it light (no DB, no GX,
+no dbt)."""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import AssetAny, CronTriggerTimetable, dag, task
+
+from welfare import contract
+from welfare.orchestration.assets import raw_assets
+from welfare.orchestration.tasks import DEFAULT_ARGS
+from welfare.settings import LOCAL_TZ
+
+INGEST_TRIAGE = """
+Per file: manifest check (rows, sha256), header and encoding check, the file read once into
+columns, every rule evaluated there and the extract's Great Expectations suite (`expectations/`)
+run on the rule results, then one transaction: valid rows typed by COPY into a new partition of
+`raw`, failing rows into `audit.quarantine`, the ledger and `audit.file_audit`.
+
+**If you are paged**
+- `wait_for_drop` failed: the drop's `_manifest.json` never appeared. Ask the source system's
+  owners whether the export ran; clear the task once the drop is complete.
+- a `load_<extract>` task failed: open its log. `REJECTED` names the file and the reason
+  (manifest mismatch, schema drift, encoding); the file is kept under
+  `$WELFARE_HOME/quarantine/files/` and loads nothing. A threshold breach names the share of
+  rows quarantined: read them in `audit.quarantine` (rule and message per row). Rows that
+  passed are loaded; the previous state of a rejected snapshot stands. Fix at the source and
+  re-send: an identical file is skipped, a corrected one loads.
+- `watcher` failed: it only says that a load failed; look at the load tasks.
+"""
+
+START = pendulum.datetime(2016, 10, 1, tz=LOCAL_TZ)  # the first month of allowance history
+
+
+def ingest_dag(system: str, doc_md: str | None = None):
+    """One DAG per source system: wait for the drop, then one load task per extract."""
+    sys_def = contract.systems()[system]
+    assets = raw_assets(system)
+
+    @dag(
+        dag_id=f"welfare_ingest_{system}",
+        description=f"Nightly ingest of {sys_def.title}",
+        doc_md=(doc_md or "") + INGEST_TRIAGE,
+        # Each system exports the day's extract in the evening; wait for it from 23:30 Bangkok time.
+        schedule=CronTriggerTimetable("30 23 * * *", timezone=LOCAL_TZ),
+        start_date=START,
+        catchup=False,  # backfills are explicit: `airflow backfill create` or `welfare run`
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["welfare", "ingest", system],
+    )
+    def _ingest():
+        @task(retries=0)
+        def wait_for_drop(**context) -> str:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from welfare.orchestration import tasks
+
+            sources, extract_date = tasks.run_params(context)
+            try:
+                return tasks.wait_for_drop(sources, system, extract_date)
+            except tasks.DataProblem as exc:
+                raise AirflowFailException(str(exc)) from exc
+
+        results = []
+        waited = wait_for_drop()
+        for name in sys_def.extracts:
+
+            @task(task_id=f"load_{name}", outlets=[assets[(system, name)]])
+            def load(extract_name: str = name, **context) -> dict:
+                from airflow.sdk.exceptions import AirflowFailException
+
+                from welfare.orchestration import tasks
+
+                sources, extract_date = tasks.run_params(context)
+                try:
+                    return tasks.load_extract(tasks.warehouse_target(), sources, system, extract_name,
+                                              extract_date, run_id=context["run_id"])
+                except tasks.DataProblem as exc:
+                    # A data problem: retrying cannot help, so fail now, visibly, with the reason.
+                    raise AirflowFailException(str(exc)) from exc
+
+            loaded = load()
+            waited >> loaded
+            results.append(loaded)
+
+        @task(trigger_rule="all_done", retries=0)
+        def report(**context) -> str:
+            from welfare.ingest import report as load_report_mod
+            from welfare.orchestration import tasks
+
+            target = tasks.warehouse_target()
+            sources, extract_date = tasks.run_params(context)
+            text = load_report_mod.load_report(target, system=system, extract_date=extract_date)
+            print(text)
+            return text
+
+        @task(trigger_rule="one_failed", retries=0)
+        def watcher() -> None:
+            """Fails the run when any load failed: the report above is all_done and would hide it."""
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException("at least one extract failed to load; see its task log and the load report")
+
+        report_task = report()
+        results >> report_task
+        [waited, *results] >> watcher()
+
+    return _ingest()
+
+
+def warehouse_dag(doc_md: str | None = None):
+    """Build the linked warehouse with dbt whenever any raw table was loaded."""
+    assets = list(raw_assets().values())
+
+    @dag(
+        dag_id="welfare_warehouse",
+        description="dbt build of the central welfare warehouse and the strategy indicators",
+        doc_md=doc_md,
+        schedule=AssetAny(*assets),
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["welfare", "warehouse", "dbt", "kpi"],
+    )
+    def _warehouse():
+        @task
+        def dbt_build() -> None:
+            from welfare.orchestration import tasks
+
+            tasks.run_dbt(tasks.warehouse_target(), ["build", "--fail-fast"])
+
+        @task
+        def dbt_docs() -> None:
+            """dbt docs (lineage from every exposure and indicator to its source extracts) under
+            $WELFARE_HOME/dbt/target: index.html, manifest.json, catalog.json."""
+            from welfare.orchestration import tasks
+
+            tasks.run_dbt(tasks.warehouse_target(), ["docs", "generate"])
+
+        dbt_build() >> dbt_docs()
+
+    return _warehouse()

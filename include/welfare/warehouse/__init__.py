@@ -1,0 +1,8 @@
+"""The warehouse database itself.
+
+``embedded`` initialises and runs the PostgreSQL cluster the project starts from the server
+binaries on the machine (``$WELFARE_HOME/pg``); ``ddl`` creates and migrates the schemas the
+ingest owns (``util`` with ``util.sql``'s date and id functions, ``raw`` partitioned by load,
+``landing`` for rule results, ``audit``); ``sql`` holds identifier and literal quoting and the
+connection. dbt owns everything downstream of ``raw``.
+"""

@@ -1,0 +1,170 @@
+"""The warehouse schemas the ingest owns, and their migrations: util, raw, landing, audit.
+
+dbt owns everything downstream (staging, intermediate, marts, snapshots).
+The raw tables are generated from the contract: one per extract, typed, each
+row carrying its system, extract, extract date, source file and row number.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from welfare import contract
+from welfare.contract import Extract
+from welfare.warehouse.sql import connect, q, sql_literal
+
+SQL_TYPES = {
+    "str": "text",
+    "enum": "text",
+    "int": "bigint",
+    "decimal": "numeric",
+    "date": "date",
+    "bool": "boolean",
+    "list": "text[]",
+}
+
+AUDIT_DDL = """
+create schema if not exists raw;
+create schema if not exists landing;
+create schema if not exists audit;
+
+-- One row per file delivery accepted into raw, keyed by its content.
+create table if not exists audit.load_ledger (
+    load_id        bigint generated always as identity primary key,
+    system         text not null,
+    extract        text not null,
+    extract_date   date not null,
+    file_name      text not null,
+    sha256         text not null,
+    rows_in        bigint not null,
+    rows_loaded    bigint not null,
+    rows_quarantined bigint not null,
+    loaded_at      timestamptz not null default now(),
+    unique (system, extract, extract_date, sha256)
+);
+
+-- One row per file the ingest looked at and did not skip as already loaded:
+-- loaded, or rejected whole (manifest mismatch, schema drift, encoding).
+create table if not exists audit.file_audit (
+    audit_id       bigint generated always as identity primary key,
+    load_id        bigint references audit.load_ledger (load_id),
+    run_id         text,
+    system         text not null,
+    extract        text not null,
+    extract_date   date not null,
+    file_name      text not null,
+    sha256         text,
+    status         text not null,
+    rows_in        bigint not null,
+    rows_loaded    bigint not null,
+    rows_quarantined bigint not null,
+    rows_rejected  bigint not null,
+    quarantined_by_rule jsonb not null default '{}'::jsonb,
+    threshold_breached boolean not null default false,
+    reason         text,
+    kept_at        text,
+    started_at     timestamptz not null,
+    finished_at    timestamptz not null,
+    duration_s     numeric not null
+);
+
+-- Rows refused by validation, kept with everything a person needs to act.
+create table if not exists audit.quarantine (
+    load_id        bigint not null references audit.load_ledger (load_id),
+    system         text not null,
+    extract        text not null,
+    extract_date   date not null,
+    source_file    text not null,
+    row_no         bigint not null,
+    rule           text not null,
+    rules          text[] not null,
+    message        text not null,
+    messages       text[] not null,
+    record         jsonb not null,
+    primary key (load_id, row_no)
+);
+-- What the manifest said of a file, so a re-sent manifest that fixes a rejection is looked at anew.
+alter table audit.file_audit add column if not exists manifest_rows bigint;
+alter table audit.file_audit add column if not exists manifest_sha256 text;
+-- A file re-sent byte for byte under a later date adds nothing: its rows are counted as re-sent,
+-- pointing at the load that holds them.
+alter table audit.file_audit add column if not exists rows_resent bigint not null default 0;
+-- where the time of a load went (seconds): landing (checks, the file read into columns), validation
+-- (rules and GX), publish
+alter table audit.file_audit add column if not exists landing_s numeric;
+alter table audit.file_audit add column if not exists validation_s numeric;
+alter table audit.file_audit add column if not exists publish_s numeric;
+alter table audit.file_audit add column if not exists resent_of bigint references audit.load_ledger (load_id);
+alter table audit.file_audit drop constraint if exists file_audit_check;
+alter table audit.file_audit drop constraint if exists file_audit_rows_check;
+alter table audit.file_audit add constraint file_audit_rows_check
+    check (rows_in = rows_loaded + rows_quarantined + rows_rejected + rows_resent);
+alter table audit.file_audit drop constraint if exists file_audit_status_check;
+alter table audit.file_audit add constraint file_audit_status_check check (status in ('loaded', 'rejected', 'resent'));
+
+create index if not exists quarantine_extract_idx on audit.quarantine (system, extract, extract_date);
+"""
+
+
+def raw_table(ext: Extract) -> str:
+    return f"raw.{ext.qualified_name}"
+
+
+def raw_partition(ext: Extract, load_id: int) -> str:
+    """The partition of ``raw.<system>__<extract>`` that holds one load (one delivered file)."""
+    return f"{raw_table(ext)}__l{load_id}"
+
+
+def raw_ddl(ext: Extract) -> str:
+    """Every delivery of an extract, partitioned by load: a load's rows are written once, into a
+    partition created in the same transaction (no index, no per-row foreign-key check; with
+    ``wal_level = minimal`` not even WAL), and a delivery can be dropped whole."""
+    cols = ",\n    ".join(f"{q(c.name)} {SQL_TYPES[c.type]}" for c in ext.columns)
+    return f"""
+create table if not exists {raw_table(ext)} (
+    _load_id      bigint not null,
+    _system       text not null,
+    _extract      text not null,
+    _extract_date date not null,
+    _source_file  text not null,
+    _row_no       bigint not null,
+    _loaded_at    timestamptz not null default now(),
+    {cols}
+) partition by list (_load_id);
+comment on table {raw_table(ext)} is {sql_literal(f"{ext.system}.{ext.name} ({ext.kind}): {ext.description}")};
+"""
+
+
+def _migrate_unpartitioned(cur) -> None:
+    """A raw table from before partitioning becomes the default partition of the new one."""
+    for system in contract.systems().values():
+        for ext in system.extracts.values():
+            name = ext.qualified_name
+            cur.execute("select c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                        "where n.nspname = 'raw' and c.relname = %s", (name,))
+            row = cur.fetchone()
+            if row and row[0] == "r":
+                cur.execute(f"alter table raw.{name} rename to {name}__unpartitioned")
+                cur.execute(f"alter table raw.{name}__unpartitioned drop constraint if exists {name}_pkey")
+                cur.execute(f"alter table raw.{name}__unpartitioned drop constraint if exists {name}__load_id_fkey")
+                cur.execute(raw_ddl(ext))
+                cur.execute(f"alter table raw.{name} attach partition raw.{name}__unpartitioned default")
+
+
+def bootstrap_sql() -> str:
+    util = resources.files("welfare.warehouse").joinpath("util.sql").read_text(encoding="utf-8")
+    parts = [util, AUDIT_DDL]
+    for system in contract.systems().values():
+        for ext in system.extracts.values():
+            parts.append(raw_ddl(ext))
+    return "\n".join(parts)
+
+
+def bootstrap(dsn: str) -> None:
+    """Create (if missing) every schema, function and raw table the ingest needs."""
+    with connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("select pg_advisory_xact_lock(hashtext('welfare.bootstrap'))")
+        cur.execute("create schema if not exists raw")
+        _migrate_unpartitioned(cur)
+        cur.execute(bootstrap_sql())
+        conn.commit()
