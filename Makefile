@@ -10,7 +10,7 @@ DEMO_SCALE ?= 0.01
 BENCH_DIR := $(WELFARE_HOME)/bench
 BENCH_SCALE ?= 1.0
 
-.PHONY: run test setup bench bench-ingest bench-warehouse lint clean-home warehouse-stop
+.PHONY: run test setup bench bench-ingest bench-warehouse lint lint-python lint-sql clean-home warehouse-stop
 
 $(UV):
 	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" \
@@ -30,8 +30,8 @@ run: setup
 	  if [ $$rc -eq 3 ]; then echo "make run: done; the files rejected above were planted by the generator"; \
 	  else exit $$rc; fi
 
-## make test: every test, against a real PostgreSQL, real Airflow, real GX and real dbt
-test: setup
+## make test: the linters, then every test, against a real PostgreSQL, real Airflow, real GX and real dbt
+test: lint
 	$(VENV)/bin/python -m pytest -p no:cacheprovider
 
 ## make bench: province-scale benchmarks (not part of make test); figures go to $(BENCH_DIR)/results.json
@@ -47,8 +47,14 @@ bench: setup
 	$(MAKE) bench-ingest
 	$(MAKE) bench-warehouse
 
-lint: setup
-	$(VENV)/bin/ruff check include dags tests
+## make lint: ruff (with Airflow's AIR rules) on the Python, sqlfluff (postgres, dbt's Jinja) on the dbt project
+lint: lint-python lint-sql
+
+lint-python: setup
+	$(VENV)/bin/ruff check include dags tests bench
+
+lint-sql: setup
+	$(VENV)/bin/sqlfluff lint dbt_project
 
 ## make bench-ingest: the ingest of the benchmark's first drop against a plain psql \copy of the same files
 ## (part of make bench; alone it needs the sources make bench generated)

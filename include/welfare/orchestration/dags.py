@@ -66,7 +66,7 @@ def ingest_dag(system: str, doc_md: str | None = None):
         waited = wait_for_drop()
         for name in sys_def.extracts:
 
-            @task(task_id=f"load_{name}", outlets=[assets[(system, name)]])
+            @task(task_id=f"load_{name}", multiple_outputs=True, outlets=[assets[(system, name)]])
             def load(extract_name: str = name, **context) -> dict:
                 from airflow.sdk.exceptions import AirflowFailException
 
