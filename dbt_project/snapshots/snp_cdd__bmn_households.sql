@@ -20,7 +20,7 @@
     ],
     hard_deletes='ignore',
     pre_hook="{{ close_deleted_keys('cdd', 'bmn_households', ref('stg_cdd__bmn_households'), ['survey_year', 'household_code']) }}",
-    post_hook=["{{ load_id_index() }}"],
+    post_hook=["{{ index_on('load_id') }}"],
 ) }}
 select *
 from {{ ref('stg_cdd__bmn_households') }}

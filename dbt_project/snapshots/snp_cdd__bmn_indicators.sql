@@ -15,7 +15,7 @@
     ],
     hard_deletes='ignore',
     pre_hook="{{ close_deleted_keys('cdd', 'bmn_indicators', ref('stg_cdd__bmn_indicators'), ['survey_year', 'household_code', 'indicator_no']) }}",
-    post_hook=["{{ load_id_index() }}"],
+    post_hook=["{{ index_on('load_id') }}"],
 ) }}
 select *
 from {{ ref('stg_cdd__bmn_indicators') }}

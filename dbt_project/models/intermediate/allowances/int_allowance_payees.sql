@@ -4,14 +4,15 @@
     incremental_strategy='delete+insert',
     on_schema_change='fail',
     post_hook=[
-        "{{ load_id_index('through_load_id') }}",
+        "{{ index_on('through_load_id') }}",
         "create unique index if not exists {{ this.identifier }}__national_id on {{ this }} (national_id)",
         "{{ index_on('payment_id') }}",
     ],
 ) }}
 -- Every person a current allowance payment names (any national id; the register keeps valid ones), with the latest of
 -- their payments (period_month, then the lower payment_id): the allowance_payments records of the
--- person register. 270 k rows where int_allowance_payments_current has 13 M at full scale.
+-- person register, a table of one row per person where int_allowance_payments_current has one
+-- per payment.
 -- Incremental: a nightly run recomputes only the persons named by a payment written to
 -- int_allowance_payments_current since this table's watermark (through_load_id, the newest load
 -- that table held when a row was written), and the persons whose latest payment was rewritten
@@ -41,7 +42,7 @@ latest as (
         p.extracted_on
     from affected as a
     left join {{ ref('int_allowance_payments_current') }} as p
-        on p.person_key = md5(a.national_id) and p.national_id = a.national_id
+        on p.person_key = {{ person_key('a.national_id') }} and p.national_id = a.national_id
     order by a.national_id, p.period_month desc nulls last, p.payment_id
 ),
 {% else %}

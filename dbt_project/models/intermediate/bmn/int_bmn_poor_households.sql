@@ -3,7 +3,7 @@
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook=["{{ empty_on_survey_delivery() }}"],
-    post_hook=["{{ load_id_index() }}"],
+    post_hook=["{{ index_on('load_id') }}"],
 ) }}
 -- G.4's poor households of every survey year, with the national ids of their members: a
 -- household of the current survey state is poor when members >= 1 and annual_income / members

@@ -3,7 +3,7 @@
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook=["{{ empty_on_survey_delivery() }}"],
-    post_hook=["{{ load_id_index() }}"],
+    post_hook=["{{ index_on('load_id') }}"],
 ) }}
 -- How many BMN records (members; household heads) each person has, per extract and night (the
 -- extract date of the delivery the records came in), for person_link_quality: 1.4 M rows where

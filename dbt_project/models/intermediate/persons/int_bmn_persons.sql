@@ -3,7 +3,7 @@
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook=["{{ empty_on_survey_delivery() }}"],
-    post_hook=["{{ load_id_index() }}", "create unique index if not exists {{ this.identifier }}__national_id on {{ this }} (national_id)"],
+    post_hook=["{{ index_on('load_id') }}", "create unique index if not exists {{ this.identifier }}__national_id on {{ this }} (national_id)"],
 ) }}
 -- What the BMN survey says about each person (valid national ids only), as the person register
 -- reads it: one row per person in place of the 6.9 M member and household-head records of
