@@ -19,17 +19,17 @@ with records as (
 
 persons as (
     select national_id, home_district_code, sources, has_sex_conflict, has_birth_date_conflict
-    from {{ ref('person_register') }}
+    from {{ ref('int_person_register') }}
 ),
 
 quarantined_ids as (
     select
         q.extract as source_name,
-        q.extract_date as night,
+        q.extracted_on as night,
         count(*) as unlinkable_quarantined_rows
-    from {{ source('audit', 'quarantine') }} as q
+    from {{ ref('stg_audit__quarantined_rows') }} as q
     where exists (select 1 from unnest(q.rules) as r (rule) where r.rule like 'national_id%')
-    group by q.extract, q.extract_date
+    group by q.extract, q.extracted_on
 ),
 
 record_links as (
