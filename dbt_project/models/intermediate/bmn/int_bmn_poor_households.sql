@@ -8,7 +8,7 @@
 -- G.4's poor households of every survey year, with the national ids of their members: a
 -- household of the current survey state is poor when members >= 1 and annual_income / members
 -- < 38,000 baht; its members are the current bmn_members rows of that household and survey year.
--- 99 k households where the survey holds 1.7 M households and 5.2 M members at full scale, so
+-- A small part of the survey's households and members, kept so that
 -- int_bmn_poor_households_served does not read the survey every night. Rewritten whole on the
 -- first build after a delivery of bmn_members or bmn_households (the pre-hook empties it), left
 -- alone on other nights. load_id: the newest delivery its rows came from. Personal data.

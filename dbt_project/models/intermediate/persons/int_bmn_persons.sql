@@ -6,8 +6,8 @@
     post_hook=["{{ index_on('load_id') }}", "create unique index if not exists {{ this.identifier }}__national_id on {{ this }} (national_id)"],
 ) }}
 -- What the BMN survey says about each person (valid national ids only), as the person register
--- reads it: one row per person in place of the 6.9 M member and household-head records of
--- int_bmn_person_records at full scale. BMN records all rank 2 in kpis.md's precedence, so the
+-- reads it: one row per person in place of the member and household-head records of
+-- int_bmn_person_records. BMN records all rank 2 in kpis.md's precedence, so the
 -- register's choice among them is made here, once per survey delivery, with the register's own
 -- order within a rank (latest recency, then the lower record_key, then source_name):
 --   first_name, last_name, sex, birth_date: the first non-null value among the person's records

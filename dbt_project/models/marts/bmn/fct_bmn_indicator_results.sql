@@ -9,7 +9,7 @@
     post_hook=["{{ index_on('load_id') }}"],
 ) }}
 -- ผลการสำรวจ จปฐ. รายตัวชี้วัด: one row per BMN survey year, household and indicator (31 a
--- household), the current state of the survey. Incremental (53 M rows at full scale): a nightly
+-- household), the current state of the survey. Incremental (the largest table of all): a nightly
 -- run only writes the rows of deliveries newer than the latest load already in the table, and
 -- reads nothing on the nights without one (macros/new_deliveries.sql); when a newer delivery
 -- arrived, a pre-hook first removes the keys it no longer carries (deleted at the source).
