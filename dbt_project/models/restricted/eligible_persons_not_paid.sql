@@ -21,7 +21,8 @@ persons as (
 unpaid as (
     select *
     from coverage
-    where fiscal_year = (select max(fiscal_year) from fiscal_years)
+    where
+        fiscal_year = (select max(fy.fiscal_year) from fiscal_years as fy)
         and not is_paid
 ),
 

@@ -10,7 +10,10 @@ persons as (
 ),
 
 authorities as (
-    select lao_code, lao_name from {{ ref('int_local_authority_areas') }}
+    select
+        lao_code,
+        lao_name
+    from {{ ref('int_local_authority_areas') }}
 ),
 
 final as (

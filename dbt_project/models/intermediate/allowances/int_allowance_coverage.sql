@@ -36,9 +36,10 @@ eligible as (
         p.home_district_code
     from persons as p
     inner join fiscal_years as fy
-        on p.birth_date is not null
-        and extract(year from age(fy.fy_end, p.birth_date)) >= 60
-        and (p.died_on is null or p.died_on > fy.fy_end)
+        on
+            p.birth_date is not null
+            and extract(year from age(fy.fy_end, p.birth_date)) >= 60
+            and (p.died_on is null or p.died_on > fy.fy_end)
     union all
     select
         fy.fiscal_year,
@@ -52,7 +53,8 @@ eligible as (
         on p.died_on is null or p.died_on > fy.fy_end
     where exists (
         select 1 from disability_cards as c
-        where c.national_id = p.national_id
+        where
+            c.national_id = p.national_id
             and c.issued_on <= fy.fy_end
             and (c.expires_on is null or c.expires_on > fy.fy_end)
     )
@@ -78,9 +80,10 @@ final as (
         (paid.person_key is not null)::boolean as is_paid
     from eligible as e
     left join september_payments as paid
-        on e.person_key = paid.person_key
-        and e.allowance_type = paid.allowance_type
-        and paid.period_month = make_date(e.fiscal_year - 543, 9, 1)
+        on
+            e.person_key = paid.person_key
+            and e.allowance_type = paid.allowance_type
+            and paid.period_month = make_date(e.fiscal_year - 543, 9, 1)
 )
 
 select * from final

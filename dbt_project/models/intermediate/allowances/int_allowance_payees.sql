@@ -20,10 +20,13 @@
 -- with a null payment_id; readers skip it.
 {% if is_incremental() %}
 with rewritten as (
-    select payment_id, national_id
+    select
+        payment_id,
+        national_id
     from {{ ref('int_allowance_payments_current') }}
-    where national_id is not null
-        and load_id > (select coalesce(max(through_load_id), 0) from {{ this }})
+    where
+        national_id is not null
+        and load_id > (select coalesce(max(w.through_load_id), 0) from {{ this }} as w)
 ),
 
 affected as (
@@ -31,7 +34,7 @@ affected as (
     union
     -- = any(array(...)): one primary-key probe per rewritten payment
     select t.national_id from {{ this }} as t
-    where t.payment_id = any(array(select payment_id from rewritten))
+    where t.payment_id = any(array(select r.payment_id from rewritten as r))
 ),
 
 latest as (
@@ -42,8 +45,8 @@ latest as (
         p.extracted_on
     from affected as a
     left join {{ ref('int_allowance_payments_current') }} as p
-        on p.person_key = {{ person_key('a.national_id') }} and p.national_id = a.national_id
-    order by a.national_id, p.period_month desc nulls last, p.payment_id
+        on p.person_key = {{ person_key('a.national_id') }} and a.national_id = p.national_id
+    order by a.national_id asc, p.period_month desc nulls last, p.payment_id asc
 ),
 {% else %}
 with latest as (
@@ -54,7 +57,7 @@ with latest as (
         extracted_on
     from {{ ref('int_allowance_payments_current') }}
     where national_id is not null
-    order by national_id, period_month desc, payment_id
+    order by national_id asc, period_month desc, payment_id asc
 ),
 {% endif %}
 
@@ -64,7 +67,7 @@ final as (
         payment_id::text as payment_id,
         period_month::date as period_month,
         extracted_on::date as extracted_on,
-        (select max(load_id) from {{ ref('int_allowance_payments_current') }})::bigint as through_load_id
+        (select max(c.load_id) from {{ ref('int_allowance_payments_current') }} as c)::bigint as through_load_id
     from latest
 )
 

@@ -18,7 +18,7 @@ with delivered as (
     select distinct on (r.payment_id) r.*
     from {{ ref('stg_lao__allowance_payment_rows') }} as r
     where {{ newer_deliveries('lao', 'allowance_payments', this, on='r.load_id') }}
-    order by r.payment_id, r.extracted_on desc, r.load_id desc, r.row_no desc
+    order by r.payment_id asc, r.extracted_on desc, r.load_id desc, r.row_no desc
 ),
 
 payments as (
@@ -36,7 +36,8 @@ payments as (
     from delivered as d
     where not exists (
         select 1 from {{ this }} as t
-        where t.payment_id = d.payment_id
+        where
+            t.payment_id = d.payment_id
             and (t.extracted_on, t.load_id) > (d.extracted_on, d.load_id)
     )
 ),

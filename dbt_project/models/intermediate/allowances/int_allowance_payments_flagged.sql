@@ -18,19 +18,28 @@
 --   * persons paid by an authority whose district changed.
 {% if is_incremental() %}
 with new_payments as (
-    select payment_id, person_key
+    select
+        payment_id,
+        person_key
     from {{ ref('int_allowance_payments_current') }}
-    where load_id > (select coalesce(max(load_id), 0) from {{ this }})
+    where load_id > (select coalesce(max(w.load_id), 0) from {{ this }} as w)
 ),
 
 written as (
     -- one scan of the table: each person's state hash and authorities as last written
-    select distinct person_key, person_state_hash, lao_code, district_code
+    select distinct
+        person_key,
+        person_state_hash,
+        lao_code,
+        district_code
     from {{ this }}
 ),
 
 authorities as (
-    select lao_code, district_code from {{ ref('int_local_authority_areas') }}
+    select
+        lao_code,
+        district_code
+    from {{ ref('int_local_authority_areas') }}
 ),
 
 affected_persons as (
@@ -38,7 +47,7 @@ affected_persons as (
     union
     -- = any(array(...)): an index probe per new payment, whatever the planner guesses of its count
     select t.person_key from {{ this }} as t
-    where t.payment_id = any(array(select payment_id from new_payments))
+    where t.payment_id = any(array(select n.payment_id from new_payments as n))
     union
     select w.person_key
     from written as w
@@ -54,7 +63,7 @@ affected_persons as (
 payments as (
     select *
     from {{ ref('int_allowance_payments_current') }}
-    where person_key = any(array(select person_key from affected_persons))
+    where person_key = any(array(select a.person_key from affected_persons as a))
 ),
 {% else %}
 with payments as (

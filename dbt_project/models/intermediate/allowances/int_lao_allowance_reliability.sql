@@ -10,7 +10,12 @@
 -- Reads the flags (is_linked among them) from int_allowance_payments_flagged rather than
 -- recomputing them.
 with payments as (
-    select payment_id, lao_code, fiscal_year, is_linked, is_duplicate
+    select
+        payment_id,
+        lao_code,
+        fiscal_year,
+        is_linked,
+        is_duplicate
     from {{ ref('int_allowance_payments_flagged') }}
 ),
 
@@ -21,11 +26,17 @@ quarantined as (
 linked_persons as (
     select person_key
     from {{ ref('int_person_register') }}
-    where exists (select 1 from unnest(sources) as s (source_name) where s.source_name <> 'allowance_payments')
+    where exists (
+        select 1 from unnest(sources) as s (source_name)
+        where s.source_name <> 'allowance_payments'
+    )
 ),
 
 authorities as (
-    select lao_code, district_code from {{ ref('int_local_authority_areas') }}
+    select
+        lao_code,
+        district_code
+    from {{ ref('int_local_authority_areas') }}
 ),
 
 valid_counts as (
@@ -47,15 +58,20 @@ quarantined_rows as (
         coalesce(
             q.national_id is not null
             and util.national_id_ok(q.national_id)
-            and exists (select 1 from linked_persons as l where l.person_key = {{ person_key('q.national_id') }}),
+            and exists (
+                select 1 from linked_persons as l
+                where l.person_key = {{ person_key('q.national_id') }}
+            ),
             false
         ) as is_linked
     from quarantined as q
-    where q.period_month is not null
+    where
+        q.period_month is not null
         and q.lao_code is not null
         -- the table itself, not the CTE: one primary-key probe per quarantined row
         and not exists (
-            select 1 from {{ ref('int_allowance_payments_flagged') }} as p where p.payment_id = q.payment_id
+            select 1 from {{ ref('int_allowance_payments_flagged') }} as p
+            where p.payment_id = q.payment_id
         )
 ),
 

@@ -25,7 +25,8 @@ members as (
 poor as (
     select *
     from households
-    where members >= 1
+    where
+        members >= 1
         and annual_income / members < 38000
 ),
 
@@ -36,10 +37,11 @@ poor_members as (
         array_agg(m.national_id order by m.national_id) filter (where m.national_id is not null) as member_national_ids,
         max(m.load_id) as load_id
     from members as m
-    where exists (
-        select 1 from poor as p
-        where p.survey_year = m.survey_year and p.household_code = m.household_code
-    )
+    where
+        exists (
+            select 1 from poor as p
+            where p.survey_year = m.survey_year and p.household_code = m.household_code
+        )
     group by m.survey_year, m.household_code
 )
 

@@ -11,7 +11,7 @@ latest_of_year as (
         area_code,
         pct_complete
     from measurements
-    order by fiscal_year, area_code, drop_date desc
+    order by fiscal_year asc, area_code asc, drop_date desc
 ),
 
 {{ kpi_spine() }},

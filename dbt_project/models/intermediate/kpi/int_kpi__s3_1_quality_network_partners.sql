@@ -16,7 +16,8 @@ counted as (
     from organizations as o
     inner join fiscal_years as fy
         on {{ is_network_partner('o', 'fy.fy_end') }}
-    where o.quality_assessed_fy <= fy.fiscal_year
+    where
+        o.quality_assessed_fy <= fy.fiscal_year
         and o.quality_passed
 ),
 

@@ -17,7 +17,8 @@ counted as (
         b.lao_code as item_id
     from budgets as b
     left join authorities as la on b.lao_code = la.lao_code
-    where b.category = 'SOCIAL_WELFARE'
+    where
+        b.category = 'SOCIAL_WELFARE'
         and b.spent > 0
 ),
 

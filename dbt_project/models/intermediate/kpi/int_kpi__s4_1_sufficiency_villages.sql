@@ -15,7 +15,7 @@ latest_assessments as (
         s.level
     from village_sufficiency as s
     inner join fiscal_years as fy on s.assessed_fy <= fy.fiscal_year
-    order by fy.fiscal_year, s.village_code, s.assessed_fy desc
+    order by fy.fiscal_year asc, s.village_code asc, s.assessed_fy desc
 ),
 
 counted as (

@@ -13,9 +13,9 @@
 with records as (
     select *
     from {{ ref('int_bmn_person_records') }}
-    where national_id is not null
-        and util.national_id_ok(national_id)
-        {% if survey_unchanged() %}and false{% endif %}
+    where
+        national_id is not null
+        and util.national_id_ok(national_id){% if survey_unchanged() %} and false{% endif %}
 )
 
 select

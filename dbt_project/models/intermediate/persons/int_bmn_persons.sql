@@ -23,9 +23,9 @@
 with records as (
     select *
     from {{ ref('int_bmn_person_records') }}
-    where national_id is not null
-        and util.national_id_ok(national_id)
-        {% if survey_unchanged() %}and false{% endif %}
+    where
+        national_id is not null
+        and util.national_id_ok(national_id){% if survey_unchanged() %} and false{% endif %}
 ),
 
 persons as (
@@ -37,9 +37,9 @@ persons as (
         {{ first_present('subdistrict_code', order) }} as home_subdistrict_code,
         {{ first_present('source_name', order, present='subdistrict_code') }} as home_subdistrict_source,
         array_agg(distinct sex order by sex)
-            filter (where source_name = 'bmn_members' and sex is not null) as member_sexes,
+        filter (where source_name = 'bmn_members' and sex is not null) as member_sexes,
         array_agg(distinct birth_date order by birth_date)
-            filter (where source_name = 'bmn_members' and birth_date is not null) as member_birth_dates,
+        filter (where source_name = 'bmn_members' and birth_date is not null) as member_birth_dates,
         array_agg(distinct source_name order by source_name) as sources,
         max(load_id) as load_id
     from records

@@ -37,11 +37,11 @@ registry as (
         array_agg(distinct source_name order by source_name) as sources,
         max(died_on) filter (where source_name = 'target_persons') as died_on,
         array_agg(distinct sex order by sex)
-            filter (where source_name = 'target_persons' and sex is not null) as sexes,
+        filter (where source_name = 'target_persons' and sex is not null) as sexes,
         array_agg(distinct birth_date order by birth_date)
-            filter (where source_name = 'target_persons' and birth_date is not null) as birth_dates,
+        filter (where source_name = 'target_persons' and birth_date is not null) as birth_dates,
         array_agg(distinct g.target_group order by g.target_group)
-            filter (where source_name = 'target_persons' and g.n is not null) as target_groups
+        filter (where source_name = 'target_persons' and g.n is not null) as target_groups
     from records
     -- one row per target group of a record (a record without any stays, once): a record's values
     -- repeat, which changes no first value, maximum or distinct list above
@@ -68,19 +68,22 @@ combined as (
             when b.national_id is null then r.sources
             when r.national_id is null then b.sources
             -- the two lists never share a name: merge them in order
-            else array(select u.s from unnest(r.sources || b.sources) as u (s) order by u.s)
+            else array(
+                select u.s from unnest(r.sources || b.sources) as u (s)
+                order by u.s
+            )
         end as sources,
         r.target_groups,
         -- a conflict: target_persons and the BMN members give two different values between them,
         -- i.e. one side gives two, or each gives one and they differ (both lists are distinct)
         {%- for a, b, name in [('r.sexes', 'b.member_sexes', 'has_sex_conflict'),
                                ('r.birth_dates', 'b.member_birth_dates', 'has_birth_date_conflict')] %}
-        coalesce(
-            cardinality({{ a }}) > 1 or cardinality({{ b }}) > 1
-            or (cardinality({{ a }}) = 1 and cardinality({{ b }}) = 1 and {{ a }}[1] <> {{ b }}[1]),
-            false
-        ) as {{ name }}{{ ',' if not loop.last }}
-        {%- endfor %}
+    coalesce(
+        cardinality({{ a }}) > 1 or cardinality({{ b }}) > 1
+        or (cardinality({{ a }}) = 1 and cardinality({{ b }}) = 1 and {{ a }}[1] <> {{ b }}[1]),
+        false
+    ) as {{ name }}{{ ',' if not loop.last }}
+    {%- endfor %}
     from registry as r
     full outer join bmn as b on r.national_id = b.national_id
 ),

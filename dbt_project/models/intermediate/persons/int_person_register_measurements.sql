@@ -22,11 +22,17 @@ drop_date as (
 ),
 
 persons as (
-    select home_district_code, is_complete_and_consistent from {{ ref('int_person_register') }}
+    select
+        home_district_code,
+        is_complete_and_consistent
+    from {{ ref('int_person_register') }}
 ),
 
 areas as (
-    select area_code, area_level from {{ ref('int_kpi_areas') }}
+    select
+        area_code,
+        area_level
+    from {{ ref('int_kpi_areas') }}
 ),
 
 by_area as (

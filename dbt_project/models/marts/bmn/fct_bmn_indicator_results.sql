@@ -22,7 +22,11 @@ with results as (
 ),
 
 households as (
-    select survey_year, household_code, village_code, district_code
+    select
+        survey_year,
+        household_code,
+        village_code,
+        district_code
     from {{ ref('stg_cdd__bmn_households') }}
 ),
 
