@@ -1,7 +1,7 @@
 {#-
   G.3's improper-payment flags for the payments in the CTE named `payments` (rows of
   int_allowance_payments_current), read against the person register. Emits CTEs ending in
-  `flagged`; the caller opens the WITH and selects from it. Used by fct_allowance_payments for
+  `flagged`; the caller opens the WITH and selects from it. Used by int_allowance_payments_flagged for
   every payment, or on a nightly run every payment of the persons it must re-flag (a person's
   payments are always flagged together, since a duplicate is decided among them); kept apart so
   the two branches of that model share one statement of the rules.
@@ -31,11 +31,11 @@ flag_persons as (
         exists (select 1 from unnest(sources) as s (source_name) where s.source_name <> 'allowance_payments')
             as is_linked,
         {{ person_state_hash('p') }} as person_state_hash
-    from {{ ref('person_register') }} as p
+    from {{ ref('int_person_register') }} as p
 ),
 
 flag_authorities as (
-    select lao_code, district_code from {{ ref('int_lao_authority_districts') }}
+    select lao_code, district_code from {{ ref('int_local_authority_areas') }}
 ),
 
 flag_ranked as (
@@ -59,8 +59,7 @@ flag_rows as (
         r.allowance_type,
         r.period,
         r.period_month,
-        (extract(year from r.period_month)::int + 543
-         + case when extract(month from r.period_month) >= 10 then 1 else 0 end) as fiscal_year,
+        {{ fiscal_year_of('r.period_month') }} as fiscal_year,
         r.amount,
         r.paid_on,
         r.extracted_on,

@@ -18,11 +18,6 @@
 round(100.0 * ({{ numerator }})::numeric / nullif(({{ denominator }})::numeric, 0), 1)
 {%- endmacro %}
 
-{#- Thai fiscal year (Buddhist Era) of a date: October onwards belongs to the next year. -#}
-{% macro fiscal_year_of(d) -%}
-(extract(year from {{ d }})::int + 543 + case when extract(month from {{ d }}) >= 10 then 1 else 0 end)
-{%- endmacro %}
-
 {#- Rank of a sufficiency-village level (sources.yml order); NULL for an unknown level. -#}
 {% macro sufficiency_level_rank(level) -%}
 (case {{ level }} when 'ไม่ผ่าน' then 0 when 'พออยู่พอกิน' then 1 when 'อยู่ดีกินดี' then 2 when 'มั่งมีศรีสุข' then 3 end)

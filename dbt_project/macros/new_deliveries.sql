@@ -1,5 +1,5 @@
 {#-
-  Large extracts (the BMN survey: 53 M indicator rows at full scale) arrive once a survey round,
+  Large extracts (the BMN survey, the largest of all) arrive once a survey round,
   not every night. Their snapshots and incremental facts read only the deliveries they have not
   captured yet, and nothing at all on the nights without one.
 
@@ -8,7 +8,7 @@
       already in `relation`: `load_id > N`, or `false` when audit.load_ledger holds no newer load of
       the extract (PostgreSQL then plans no scan at all), or `true` when `relation` does not exist
       yet (the first build reads everything). Needs an index on relation(column) to stay cheap:
-      see load_id_index().
+      see index_on('load_id').
 
   close_deleted_keys(staging, key)
       Pre-hook of such a snapshot (hard_deletes: ignore, since it only sees the new delivery): when
@@ -17,11 +17,11 @@
       so the same now()). A key quarantined in the new delivery is still in the current state (as
       its stale earlier version) and stays open, as in the staging view.
 
-  load_id_index()
-      Post-hook: the index newer_deliveries() reads max(load_id) from.
+  index_on(column)
+      Post-hook: an index on `column`, e.g. the load_id newer_deliveries() reads max() of.
 -#}
 {% macro newer_deliveries(system, extract, relation, column='load_id', on=none) -%}
-    {#- `on`: the column the predicate tests, when it is not `column` (raw tables say _load_id) -#}
+    {#- `on`: the column the predicate tests, when it is not `column` (e.g. qualified: r.load_id) -#}
     {%- if not execute -%}{{ return('true') }}{%- endif -%}
     {%- if load_relation(relation) is none -%}{{ return('true') }}{%- endif -%}
     {%- set seen = run_query('select coalesce(max(' ~ column ~ '), 0) from ' ~ relation).columns[0].values()[0] -%}
@@ -48,10 +48,6 @@
     {%- else %}
     select 1 /* no new {{ system }}.{{ extract }} delivery: nothing deleted */
     {%- endif %}
-{%- endmacro %}
-
-{% macro load_id_index(column='load_id') -%}
-    create index if not exists {{ this.identifier }}__{{ column }} on {{ this }} ({{ column }})
 {%- endmacro %}
 
 {% macro index_on(column) -%}

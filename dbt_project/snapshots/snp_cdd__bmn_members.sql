@@ -3,7 +3,7 @@
     the snapshot reads only the deliveries it has not captured yet (macros/new_deliveries.sql):
     nothing on the nights without one, and a pre-hook closes the keys a new delivery deleted. On
     such nights dbt's merge closes nothing without reading the snapshot (macros/snapshot_merge.sql
-    analyzes the empty staging table first), so no index on dbt_scd_id is kept. -#}
+    analyzes the empty staging table first), so the snapshot needs no index on dbt_scd_id. -#}
 {{ config(
     unique_key=['survey_year', 'household_code', 'national_id'],
     strategy='check',
@@ -20,7 +20,7 @@
     ],
     hard_deletes='ignore',
     pre_hook="{{ close_deleted_keys('cdd', 'bmn_members', ref('stg_cdd__bmn_members'), ['survey_year', 'household_code', 'national_id']) }}",
-    post_hook=["{{ load_id_index() }}"],
+    post_hook=["{{ index_on('load_id') }}"],
 ) }}
 select *
 from {{ ref('stg_cdd__bmn_members') }}

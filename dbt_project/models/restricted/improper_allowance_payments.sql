@@ -2,15 +2,18 @@
 -- allowance payment that is improper under G.3, with its reasons (a payment can have several).
 -- RESTRICTED: national ids and names.
 with payments as (
-    select * from {{ ref('fct_allowance_payments') }}
+    select * from {{ ref('int_allowance_payments_flagged') }}
 ),
 
 persons as (
-    select * from {{ ref('person_register') }}
+    select * from {{ ref('int_person_register') }}
 ),
 
 authorities as (
-    select lao_code, lao_name from {{ ref('int_lao_authority_districts') }}
+    select
+        lao_code,
+        lao_name
+    from {{ ref('int_local_authority_areas') }}
 ),
 
 final as (

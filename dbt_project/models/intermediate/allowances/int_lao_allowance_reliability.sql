@@ -1,5 +1,5 @@
-{#- A table, not a view: it scans fct_allowance_payments (13 M rows at full scale), which
-    PostgreSQL does with parallel workers in CREATE TABLE AS, never inside kpi_values' INSERT. -#}
+{#- A table, so its scan of the payments runs with parallel workers (CREATE TABLE AS), never inside
+    kpi_values' INSERT. -#}
 {{ config(materialized='table') }}
 -- Per local authority and fiscal year, how reliable its allowance records are (S1.2):
 -- payment rows for F = the current valid payments with a period in F, plus the quarantined payment
@@ -7,12 +7,16 @@
 -- quarantined row later replaced by a valid one is counted once, through the valid one);
 -- a row is linked when it carries a valid national_id (util.national_id_ok) that is in the register
 -- through a current record of another person-bearing extract (not allowance_payments).
--- Reads the materialized fct_allowance_payments (13 M rows at full scale, every current payment
--- with its flags, is_linked among them; person_key = md5 of the national id) rather than
+-- Reads the flags (is_linked among them) from int_allowance_payments_flagged rather than
 -- recomputing them.
 with payments as (
-    select payment_id, lao_code, fiscal_year, is_linked, is_duplicate
-    from {{ ref('fct_allowance_payments') }}
+    select
+        payment_id,
+        lao_code,
+        fiscal_year,
+        is_linked,
+        is_duplicate
+    from {{ ref('int_allowance_payments_flagged') }}
 ),
 
 quarantined as (
@@ -21,16 +25,22 @@ quarantined as (
 
 linked_persons as (
     select person_key
-    from {{ ref('person_register') }}
-    where exists (select 1 from unnest(sources) as s (source_name) where s.source_name <> 'allowance_payments')
+    from {{ ref('int_person_register') }}
+    where exists (
+        select 1 from unnest(sources) as s (source_name)
+        where s.source_name <> 'allowance_payments'
+    )
 ),
 
 authorities as (
-    select lao_code, district_code from {{ ref('int_lao_authority_districts') }}
+    select
+        lao_code,
+        district_code
+    from {{ ref('int_local_authority_areas') }}
 ),
 
 valid_counts as (
-    -- aggregated before anything is joined to it: a parallel hash aggregate over 13 M rows
+    -- aggregated before anything is joined to it: a parallel hash aggregate over every payment
     select
         p.lao_code,
         p.fiscal_year,
@@ -44,20 +54,24 @@ valid_counts as (
 quarantined_rows as (
     select
         q.lao_code,
-        (extract(year from q.period_month)::int + 543
-         + case when extract(month from q.period_month) >= 10 then 1 else 0 end) as fiscal_year,
+        {{ fiscal_year_of('q.period_month') }} as fiscal_year,
         coalesce(
             q.national_id is not null
             and util.national_id_ok(q.national_id)
-            and exists (select 1 from linked_persons as l where l.person_key = md5(q.national_id)),
+            and exists (
+                select 1 from linked_persons as l
+                where l.person_key = {{ person_key('q.national_id') }}
+            ),
             false
         ) as is_linked
     from quarantined as q
-    where q.period_month is not null
+    where
+        q.period_month is not null
         and q.lao_code is not null
         -- the table itself, not the CTE: one primary-key probe per quarantined row
         and not exists (
-            select 1 from {{ ref('fct_allowance_payments') }} as p where p.payment_id = q.payment_id
+            select 1 from {{ ref('int_allowance_payments_flagged') }} as p
+            where p.payment_id = q.payment_id
         )
 ),
 

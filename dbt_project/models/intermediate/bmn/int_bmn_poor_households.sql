@@ -3,12 +3,12 @@
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook=["{{ empty_on_survey_delivery() }}"],
-    post_hook=["{{ load_id_index() }}"],
+    post_hook=["{{ index_on('load_id') }}"],
 ) }}
 -- G.4's poor households of every survey year, with the national ids of their members: a
 -- household of the current survey state is poor when members >= 1 and annual_income / members
 -- < 38,000 baht; its members are the current bmn_members rows of that household and survey year.
--- 99 k households where the survey holds 1.7 M households and 5.2 M members at full scale, so
+-- A small part of the survey's households and members, kept so that
 -- int_bmn_poor_households_served does not read the survey every night. Rewritten whole on the
 -- first build after a delivery of bmn_members or bmn_households (the pre-hook empties it), left
 -- alone on other nights. load_id: the newest delivery its rows came from. Personal data.
@@ -25,7 +25,8 @@ members as (
 poor as (
     select *
     from households
-    where members >= 1
+    where
+        members >= 1
         and annual_income / members < 38000
 ),
 
@@ -36,10 +37,11 @@ poor_members as (
         array_agg(m.national_id order by m.national_id) filter (where m.national_id is not null) as member_national_ids,
         max(m.load_id) as load_id
     from members as m
-    where exists (
-        select 1 from poor as p
-        where p.survey_year = m.survey_year and p.household_code = m.household_code
-    )
+    where
+        exists (
+            select 1 from poor as p
+            where p.survey_year = m.survey_year and p.household_code = m.household_code
+        )
     group by m.survey_year, m.household_code
 )
 

@@ -30,7 +30,10 @@ poor_persons as (
 ),
 
 services as (
-    select national_id, delivered_on from {{ ref('stg_msdhs__welfare_services') }}
+    select
+        national_id,
+        delivered_on
+    from {{ ref('stg_msdhs__welfare_services') }}
 ),
 
 survey_of_year as (
@@ -38,7 +41,10 @@ survey_of_year as (
         fy.fiscal_year,
         fy.fy_start,
         fy.fy_end,
-        (select max(y.survey_year) from survey_years as y where y.survey_year <= fy.fiscal_year) as survey_year
+        (
+            select max(y.survey_year) from survey_years as y
+            where y.survey_year <= fy.fiscal_year
+        ) as survey_year
     from fiscal_years as fy
 ),
 
@@ -57,27 +63,40 @@ poor_households as (
         h.annual_income,
         h.member_national_ids
     from survey_of_year as s
-    inner join poor_survey_households as h on h.survey_year = s.survey_year
+    inner join poor_survey_households as h on s.survey_year = h.survey_year
 ),
 
 household_members as (
-    select ph.fiscal_year, ph.fy_start, ph.fy_end, ph.survey_year, ph.household_code, m.national_id
+    select
+        ph.fiscal_year,
+        ph.fy_start,
+        ph.fy_end,
+        ph.survey_year,
+        ph.household_code,
+        m.national_id
     from poor_households as ph
     cross join lateral unnest(ph.member_national_ids) as m (national_id)
 ),
 
 served_by_group as (
-    select hm.fiscal_year, hm.survey_year, hm.household_code
+    select
+        hm.fiscal_year,
+        hm.survey_year,
+        hm.household_code
     from household_members as hm
     inner join poor_persons as pp on hm.national_id = pp.national_id
 ),
 
 served_by_service as (
-    select hm.fiscal_year, hm.survey_year, hm.household_code
+    select
+        hm.fiscal_year,
+        hm.survey_year,
+        hm.household_code
     from household_members as hm
     inner join services as sv
-        on hm.national_id = sv.national_id
-        and sv.delivered_on between hm.fy_start and hm.fy_end
+        on
+            hm.national_id = sv.national_id
+            and sv.delivered_on between hm.fy_start and hm.fy_end
 ),
 
 served as (
@@ -101,9 +120,10 @@ final as (
         (s.household_code is not null) as is_served
     from poor_households as ph
     left join served as s
-        on ph.fiscal_year = s.fiscal_year
-        and ph.survey_year = s.survey_year
-        and ph.household_code = s.household_code
+        on
+            ph.fiscal_year = s.fiscal_year
+            and ph.survey_year = s.survey_year
+            and ph.household_code = s.household_code
 )
 
 select * from final

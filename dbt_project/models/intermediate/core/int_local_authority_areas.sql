@@ -1,5 +1,6 @@
--- Where each local authority reports: its own district_code (sources.yml), the PAO
--- (district_code '') in the province row only (area_district_code null).
+-- Where each local authority reports: its own district_code (sources.yml); the provincial
+-- administrative organisation (PAO, district_code '') has none (district_code null) and counts in
+-- province rows only.
 with authorities as (
     select * from {{ ref('stg_lao__authorities') }}
 ),

@@ -1,21 +1,20 @@
 -- S1.1 ฐานข้อมูลกลางถูกต้อง ทันสมัย ครบถ้วน
--- The value of fiscal year F is the measurement (person_register_measurements) of the latest run
--- whose drop date falls in F; years no run measured are NULL, and so is an area with no persons.
+-- The value of fiscal year F is the measurement (int_person_register_measurements) of the latest
+-- run whose drop date falls in F; years no run measured are NULL, and so is an area with no persons.
 with measurements as (
-    select * from {{ ref('person_register_measurements') }}
+    select * from {{ ref('int_person_register_measurements') }}
 ),
 
 latest_of_year as (
-    select distinct on (fiscal_year, area_code) fiscal_year, area_code, pct_complete
+    select distinct on (fiscal_year, area_code)
+        fiscal_year,
+        area_code,
+        pct_complete
     from measurements
-    order by fiscal_year, area_code, drop_date desc
+    order by fiscal_year asc, area_code asc, drop_date desc
 ),
 
-spine as (
-    select fy.fiscal_year, a.area_code
-    from {{ ref('int_fiscal_years') }} as fy
-    cross join {{ ref('int_kpi_areas') }} as a
-),
+{{ kpi_spine() }},
 
 final as (
     select

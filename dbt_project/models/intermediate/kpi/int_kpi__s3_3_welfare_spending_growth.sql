@@ -12,42 +12,59 @@ areas as (
 ),
 
 budget_spending as (
-    select fiscal_year, sum(spent) as amount
+    select
+        fiscal_year,
+        sum(spent) as amount
     from {{ ref('stg_lao__budgets') }}
     where category in ('SOCIAL_WELFARE', 'COMMUNITY_WELFARE_FUND')
     group by fiscal_year
 ),
 
 service_spending as (
-    select {{ fiscal_year_of('delivered_on') }} as fiscal_year, sum(amount) as amount
+    select
+        {{ fiscal_year_of('delivered_on') }} as fiscal_year,
+        sum(amount) as amount
     from {{ ref('stg_msdhs__welfare_services') }}
-    group by 1
+    group by {{ fiscal_year_of('delivered_on') }}
 ),
 
 fund_spending as (
-    select fiscal_year, sum(approved_amount) as amount
+    select
+        fiscal_year,
+        sum(approved_amount) as amount
     from {{ ref('stg_msdhs__fund_proposals') }}
     where status = 'APPROVED'
     group by fiscal_year
 ),
 
 spending as (
-    select fiscal_year, amount from budget_spending
+    select
+        fiscal_year,
+        amount
+    from budget_spending
     union all
-    select fiscal_year, amount from service_spending
+    select
+        fiscal_year,
+        amount
+    from service_spending
     union all
-    select fiscal_year, amount from fund_spending
+    select
+        fiscal_year,
+        amount
+    from fund_spending
 ),
 
 -- T(F) for every reported year and the year before the first one; 0 where nothing was spent.
 totals as (
-    select y.fiscal_year, coalesce(sum(s.amount), 0) as total_spent
+    select
+        y.fiscal_year,
+        coalesce(sum(s.amount), 0) as total_spent
     from (
         select fiscal_year from fiscal_years
         union
         select min(fiscal_year) - 1 from fiscal_years
     ) as y
-    left join spending as s on s.fiscal_year = y.fiscal_year
+    left join spending as s on y.fiscal_year = s.fiscal_year
     group by y.fiscal_year
 ),
 
@@ -59,7 +76,7 @@ final as (
         {{ kpi_percent('cur.total_spent - prev.total_spent', 'prev.total_spent') }} as value
     from fiscal_years as fy
     cross join areas
-    inner join totals as cur on cur.fiscal_year = fy.fiscal_year
+    inner join totals as cur on fy.fiscal_year = cur.fiscal_year
     inner join totals as prev on prev.fiscal_year = fy.fiscal_year - 1
 )
 

@@ -3,10 +3,10 @@
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook=["{{ empty_on_survey_delivery() }}"],
-    post_hook=["{{ load_id_index() }}", "create unique index if not exists {{ this.identifier }}__record on {{ this }} (source_name collate \"C\", record_key collate \"C\", national_id collate \"C\") where util.national_id_ok(national_id)"],
+    post_hook=["{{ index_on('load_id') }}", "create unique index if not exists {{ this.identifier }}__record on {{ this }} (source_name collate \"C\", record_key collate \"C\", national_id collate \"C\") where util.national_id_ok(national_id)"],
 ) }}
 -- The person-bearing records of the BMN survey's current state (members, and household heads),
--- summed up per person by int_bmn_persons and int_bmn_person_nights: 6.9 M rows at full scale. The survey is
+-- summed up per person by int_bmn_persons and int_bmn_person_nights. The survey is
 -- delivered once a round, so this table is rewritten whole on the first build after a delivery
 -- of bmn_members or bmn_households (the pre-hook empties it) and left alone on other nights.
 -- load_id: the delivery each row came from. Personal data.

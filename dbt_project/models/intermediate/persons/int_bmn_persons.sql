@@ -3,11 +3,11 @@
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook=["{{ empty_on_survey_delivery() }}"],
-    post_hook=["{{ load_id_index() }}", "create unique index if not exists {{ this.identifier }}__national_id on {{ this }} (national_id)"],
+    post_hook=["{{ index_on('load_id') }}", "create unique index if not exists {{ this.identifier }}__national_id on {{ this }} (national_id)"],
 ) }}
 -- What the BMN survey says about each person (valid national ids only), as the person register
--- reads it: one row per person in place of the 6.9 M member and household-head records of
--- int_bmn_person_records at full scale. BMN records all rank 2 in kpis.md's precedence, so the
+-- reads it: one row per person in place of the member and household-head records of
+-- int_bmn_person_records. BMN records all rank 2 in kpis.md's precedence, so the
 -- register's choice among them is made here, once per survey delivery, with the register's own
 -- order within a rank (latest recency, then the lower record_key, then source_name):
 --   first_name, last_name, sex, birth_date: the first non-null value among the person's records
@@ -23,9 +23,9 @@
 with records as (
     select *
     from {{ ref('int_bmn_person_records') }}
-    where national_id is not null
-        and util.national_id_ok(national_id)
-        {% if survey_unchanged() %}and false{% endif %}
+    where
+        national_id is not null
+        and util.national_id_ok(national_id){% if survey_unchanged() %} and false{% endif %}
 ),
 
 persons as (
@@ -37,9 +37,9 @@ persons as (
         {{ first_present('subdistrict_code', order) }} as home_subdistrict_code,
         {{ first_present('source_name', order, present='subdistrict_code') }} as home_subdistrict_source,
         array_agg(distinct sex order by sex)
-            filter (where source_name = 'bmn_members' and sex is not null) as member_sexes,
+        filter (where source_name = 'bmn_members' and sex is not null) as member_sexes,
         array_agg(distinct birth_date order by birth_date)
-            filter (where source_name = 'bmn_members' and birth_date is not null) as member_birth_dates,
+        filter (where source_name = 'bmn_members' and birth_date is not null) as member_birth_dates,
         array_agg(distinct source_name order by source_name) as sources,
         max(load_id) as load_id
     from records

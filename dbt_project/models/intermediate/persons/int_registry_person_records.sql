@@ -135,7 +135,8 @@ unioned as (
 final as (
     select *
     from unioned
-    where national_id is not null
+    where
+        national_id is not null
         and util.national_id_ok(national_id)
 )
 

@@ -1,70 +1,11 @@
-{{ config(
-    materialized='incremental',
-    unique_key='payment_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='fail',
-    post_hook=["{{ load_id_index() }}"],
-) }}
--- depends_on: {{ ref('person_register') }}
--- depends_on: {{ ref('int_lao_authority_districts') }}
+{{ config(materialized='view') }}
 -- เบี้ยยังชีพ: one row per allowance payment (current version of each payment_id), with the
--- improper-payment flags of G.3 (macros/allowance_payment_flags.sql). Incremental: a nightly run
--- re-flags every payment of the persons it must, and only those (a person's payments are flagged
--- together: a duplicate is decided among them):
---   * persons with a payment written to int_allowance_payments_current since this table's latest
---     load (new payments and corrections), and the person a corrected payment belonged to before;
---   * persons whose birth date, died_on or linkage (is_linked) in the register changed since
---     their payments were written (person_state_hash differs);
---   * persons paid by an authority whose district changed.
--- No national id or name: person_key (md5 of the national id for now; the privacy issue replaces
--- it with a keyed pseudonym).
-{% if is_incremental() %}
-with new_payments as (
-    select payment_id, person_key
-    from {{ ref('int_allowance_payments_current') }}
-    where load_id > (select coalesce(max(load_id), 0) from {{ this }})
-),
-
-written as (
-    -- one scan of the table: each person's state hash and authorities as last written
-    select distinct person_key, person_state_hash, lao_code, district_code
-    from {{ this }}
-),
-
-authorities as (
-    select lao_code, district_code from {{ ref('int_lao_authority_districts') }}
-),
-
-affected_persons as (
-    select person_key from new_payments
-    union
-    -- = any(array(...)): an index probe per new payment, whatever the planner guesses of its count
-    select t.person_key from {{ this }} as t
-    where t.payment_id = any(array(select payment_id from new_payments))
-    union
-    select w.person_key
-    from written as w
-    inner join {{ ref('person_register') }} as p on w.person_key = p.person_key
-    where w.person_state_hash is distinct from {{ person_state_hash('p') }}
-    union
-    select w.person_key
-    from written as w
-    left join authorities as a on w.lao_code = a.lao_code
-    where w.district_code is distinct from a.district_code
-),
-
-payments as (
-    select *
-    from {{ ref('int_allowance_payments_current') }}
-    where person_key = any(array(select person_key from affected_persons))
-),
-{% else %}
+-- paying authority's district, the fiscal year and the improper-payment flags of G.3: the
+-- published face of int_allowance_payments_flagged, which keeps them incrementally. No national id
+-- or name: person_key (macros/person_key.sql).
 with payments as (
-    select * from {{ ref('int_allowance_payments_current') }}
+    select * from {{ ref('int_allowance_payments_flagged') }}
 ),
-{% endif %}
-
-{{ allowance_payment_flags('payments') }},
 
 final as (
     select
@@ -87,7 +28,7 @@ final as (
         is_linked::boolean as is_linked,
         improper_reasons::text as improper_reasons,
         person_state_hash::text as person_state_hash
-    from flagged
+    from payments
 )
 
 select * from final

@@ -1,7 +1,6 @@
 -- ครัวเรือน จปฐ.: one row per BMN survey year and household (current state), with income per head
 -- and the poverty line of G.4 (annual_income / members < 38,000 baht, members >= 1). The head is
--- a person_key (md5 of the national id for now; the privacy issue replaces it with a keyed
--- pseudonym). No national id or name.
+-- a person_key (macros/person_key.sql). No national id or name.
 {{ config(
     materialized='incremental',
     unique_key=['survey_year', 'household_code'],
@@ -10,7 +9,7 @@
     pre_hook=[
         "{% if is_incremental() and newer_deliveries('cdd', 'bmn_households', this) != 'false' %}delete from {{ this }} as f where not exists (select 1 from {{ ref('stg_cdd__bmn_households') }} as s where s.survey_year = f.survey_year and s.household_code = f.household_code){% else %}select 1{% endif %}",
     ],
-    post_hook=["{{ load_id_index() }}"],
+    post_hook=["{{ index_on('load_id') }}"],
 ) }}
 -- Incremental like fct_bmn_indicator_results: the survey arrives once a round, so a nightly run
 -- writes only deliveries newer than the table's latest load, and reads nothing without one.
@@ -28,7 +27,7 @@ final as (
         village_code::text as village_code,
         subdistrict_code::text as subdistrict_code,
         district_code::text as district_code,
-        md5(head_national_id)::text as head_person_key,
+        {{ person_key('head_national_id') }}::text as head_person_key,
         members::int as members,
         annual_income::numeric(14, 2) as annual_income,
         (case when members >= 1 then round(annual_income / members, 2) end)::numeric(14, 2) as income_per_head,

@@ -6,10 +6,10 @@
     pre_hook=[
         "{% if is_incremental() and newer_deliveries('cdd', 'bmn_indicators', this) != 'false' %}delete from {{ this }} as f where not exists (select 1 from {{ ref('stg_cdd__bmn_indicators') }} as s where s.survey_year = f.survey_year and s.household_code = f.household_code and s.indicator_no = f.indicator_no){% else %}select 1{% endif %}",
     ],
-    post_hook=["{{ load_id_index() }}"],
+    post_hook=["{{ index_on('load_id') }}"],
 ) }}
 -- ผลการสำรวจ จปฐ. รายตัวชี้วัด: one row per BMN survey year, household and indicator (31 a
--- household), the current state of the survey. Incremental (53 M rows at full scale): a nightly
+-- household), the current state of the survey. Incremental (the largest table of all): a nightly
 -- run only writes the rows of deliveries newer than the latest load already in the table, and
 -- reads nothing on the nights without one (macros/new_deliveries.sql); when a newer delivery
 -- arrived, a pre-hook first removes the keys it no longer carries (deleted at the source).
@@ -22,7 +22,11 @@ with results as (
 ),
 
 households as (
-    select survey_year, household_code, village_code, district_code
+    select
+        survey_year,
+        household_code,
+        village_code,
+        district_code
     from {{ ref('stg_cdd__bmn_households') }}
 ),
 

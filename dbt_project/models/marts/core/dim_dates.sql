@@ -20,8 +20,7 @@ final as (
         extract(month from date_day)::int as month_no,
         extract(day from date_day)::int as day_of_month,
         date_trunc('month', date_day)::date as month_start,
-        (extract(year from date_day)::int + 543
-            + case when extract(month from date_day) >= 10 then 1 else 0 end)::int as fiscal_year,
+        {{ fiscal_year_of('date_day') }}::int as fiscal_year,
         (((extract(month from date_day)::int + 2) % 12) / 3 + 1)::int as fiscal_quarter,
         (to_char(date_day, 'DD/MM/') || (extract(year from date_day)::int + 543))::text as date_be_text,
         (extract(month from date_day) = 9 and extract(day from date_day) = 30)::boolean as is_fiscal_year_end

@@ -11,7 +11,9 @@ final as (
         fy_start::date as fy_start,
         fy_end::date as fy_end,
         ('ปีงบประมาณ ' || fiscal_year)::text as label_th,
-        ('FY ' || fiscal_year || ' (' || to_char(fy_start, 'YYYY-MM-DD') || ' to ' || to_char(fy_end, 'YYYY-MM-DD') || ')')::text as label_en
+        (
+            'FY ' || fiscal_year || ' (' || to_char(fy_start, 'YYYY-MM-DD') || ' to ' || to_char(fy_end, 'YYYY-MM-DD') || ')'
+        )::text as label_en
     from fiscal_years
 )
 

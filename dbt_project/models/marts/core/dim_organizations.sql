@@ -8,7 +8,7 @@ with history as (
 latest as (
     select distinct on (org_id) *
     from history
-    order by org_id, valid_from desc
+    order by org_id asc, valid_from desc
 ),
 
 summary as (
@@ -40,7 +40,7 @@ final as (
         s.first_seen_drop::date as first_seen_drop,
         s.versions::int as versions
     from latest as l
-    inner join summary as s on s.org_id = l.org_id
+    inner join summary as s on l.org_id = s.org_id
 )
 
 select * from final

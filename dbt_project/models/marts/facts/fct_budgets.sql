@@ -19,7 +19,7 @@ final as (
         a.district_code::text as district_code,
         b.is_stale::boolean as is_stale
     from budgets as b
-    left join authorities as a on a.lao_code = b.lao_code
+    left join authorities as a on b.lao_code = a.lao_code
 )
 
 select * from final

@@ -19,7 +19,7 @@ final as (
         a.district_code::text as district_code,
         c.is_stale::boolean as is_stale
     from contributions as c
-    left join authorities as a on a.lao_code = c.lao_code
+    left join authorities as a on c.lao_code = a.lao_code
 )
 
 select * from final

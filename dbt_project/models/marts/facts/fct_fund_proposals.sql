@@ -24,7 +24,7 @@ final as (
         coalesce({{ is_certified('o', 'p.submitted_on') }}, false)::boolean as was_certified,
         p.is_stale::boolean as is_stale
     from proposals as p
-    left join organizations as o on o.org_id = p.org_id
+    left join organizations as o on p.org_id = o.org_id
 )
 
 select * from final

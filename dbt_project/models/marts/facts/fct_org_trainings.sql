@@ -22,7 +22,7 @@ final as (
         coalesce({{ is_network_partner('o', 't.held_on') }}, false)::boolean as was_network_partner,
         t.is_stale::boolean as is_stale
     from trainings as t
-    left join organizations as o on o.org_id = t.org_id
+    left join organizations as o on t.org_id = o.org_id
 )
 
 select * from final

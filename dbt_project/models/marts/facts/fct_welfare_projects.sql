@@ -21,7 +21,7 @@ final as (
         a.district_code::text as district_code,
         p.is_stale::boolean as is_stale
     from projects as p
-    left join authorities as a on a.lao_code = p.lao_code
+    left join authorities as a on p.lao_code = a.lao_code
 )
 
 select * from final

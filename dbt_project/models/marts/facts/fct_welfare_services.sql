@@ -1,6 +1,5 @@
 -- Welfare services delivered by the office (บริการสวัสดิการ), one row per service_id,
--- current state. No national id: person_key = md5(national_id) is a placeholder for the
--- keyed pseudonym of the privacy issue.
+-- current state. No national id: person_key (macros/person_key.sql).
 with services as (
     select * from {{ ref('stg_msdhs__welfare_services') }}
 ),
@@ -8,7 +7,7 @@ with services as (
 final as (
     select
         service_id::text as service_id,
-        md5(national_id)::text as person_key,
+        {{ person_key('national_id') }}::text as person_key,
         service_type::text as service_type,
         amount::numeric(16, 2) as amount,
         delivered_on::date as delivered_on,

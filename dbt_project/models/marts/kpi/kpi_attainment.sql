@@ -30,11 +30,12 @@ final as (
         end::boolean as attained,
         {{ kpi_percent('v.value', 't.target') }}::numeric as percent_of_target
     from targets as t
-    inner join definitions as d on d.kpi_code = t.kpi_code
+    inner join definitions as d on t.kpi_code = d.kpi_code
     left join kpi_values as v
-        on v.kpi_code = t.kpi_code
-        and v.fiscal_year = t.fiscal_year
-        and v.area_code = t.area_code
+        on
+            t.kpi_code = v.kpi_code
+            and t.fiscal_year = v.fiscal_year
+            and t.area_code = v.area_code
 )
 
 select * from final

@@ -1,6 +1,6 @@
-{#- One statement holds all 19 indicators' models, ~2,900 expressions for PostgreSQL's JIT: compiling
-    them cost more than the whole query saves (30 s of 65 s at full scale, 27 s of 27 s on a tiny
-    province), so this statement runs without JIT (set local: this model's transaction only). -#}
+{#- One statement holds all 19 indicators' models, thousands of expressions for PostgreSQL's JIT to
+    compile, which costs more than the compiled code saves: this statement runs without JIT (set
+    local: this model's transaction only). -#}
 {{ config(pre_hook="set local jit = off") }}
 -- Every strategy indicator, one long table: (kpi_code, fiscal_year, area_code, value).
 -- area_code '60' is the province, '60DD' a district. Counts are whole numbers.

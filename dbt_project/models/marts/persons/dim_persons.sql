@@ -2,7 +2,7 @@
 -- for now; the privacy issue replaces it with a keyed pseudonym). No national id, name or exact
 -- dates: birth year and death year (Common Era) instead.
 with persons as (
-    select * from {{ ref('person_register') }}
+    select * from {{ ref('int_person_register') }}
 ),
 
 final as (

@@ -10,26 +10,43 @@
 with records as (
     -- one row per source, night and person, with how many records say so: the nightly
     -- registries' records one by one, the BMN survey's counted per person when it was delivered
-    select source_name, extracted_on as night, national_id, 1::bigint as records
+    select
+        source_name,
+        extracted_on as night,
+        national_id,
+        1::bigint as records
     from {{ ref('int_registry_person_records') }}
     union all
-    select source_name, night, national_id, records
+    select
+        source_name,
+        night,
+        national_id,
+        records
     from {{ ref('int_bmn_person_nights') }}
 ),
 
 persons as (
-    select national_id, home_district_code, sources, has_sex_conflict, has_birth_date_conflict
-    from {{ ref('person_register') }}
+    select
+        national_id,
+        home_district_code,
+        sources,
+        has_sex_conflict,
+        has_birth_date_conflict
+    from {{ ref('int_person_register') }}
 ),
 
 quarantined_ids as (
     select
         q.extract as source_name,
-        q.extract_date as night,
+        q.extracted_on as night,
         count(*) as unlinkable_quarantined_rows
-    from {{ source('audit', 'quarantine') }} as q
-    where exists (select 1 from unnest(q.rules) as r (rule) where r.rule like 'national_id%')
-    group by q.extract, q.extract_date
+    from {{ ref('stg_audit__quarantined_rows') }} as q
+    where
+        exists (
+            select 1 from unnest(q.rules) as r (rule)
+            where r.rule like 'national_id%'
+        )
+    group by q.extract, q.extracted_on
 ),
 
 record_links as (

@@ -1,61 +1,19 @@
-{{ config(
-    materialized='incremental',
-    unique_key=['drop_date', 'area_code'],
-    incremental_strategy='delete+insert',
-    full_refresh=false,
-    on_schema_change='fail',
-) }}
--- S1.1's measurement of the warehouse: after each run, per area, how many persons the register
--- holds (the dead included) and how many of them are complete and consistent (sex, birth date and
--- home subdistrict known; target_persons and the BMN member rows of every survey year agree on sex
--- and birth date). One row per run's drop date (the latest extract_date in audit.load_ledger) and
--- area; a rerun for the same drop date replaces its rows, so replaying the drops in order
--- reproduces every measurement. full_refresh is off: the history is the point of this table.
--- Persons without a home subdistrict count in the province row only.
-with drop_date as (
-    select max(extract_date) as drop_date from {{ source('audit', 'load_ledger') }}
-),
-
-persons as (
-    select home_district_code, is_complete_and_consistent from {{ ref('person_register') }}
-),
-
-areas as (
-    select area_code, area_level from {{ ref('int_kpi_areas') }}
-),
-
-by_area as (
-    select
-        '{{ var("province_code") }}' as area_code,
-        count(*) as persons,
-        count(*) filter (where is_complete_and_consistent) as complete_persons
-    from persons
-    union all
-    select
-        home_district_code as area_code,
-        count(*) as persons,
-        count(*) filter (where is_complete_and_consistent) as complete_persons
-    from persons
-    where home_district_code is not null
-    group by home_district_code
+{{ config(materialized='view') }}
+-- S1.1's measurement of the warehouse after each run, per drop date and area: the published face of
+-- int_person_register_measurements, which keeps the history of runs.
+with measurements as (
+    select * from {{ ref('int_person_register_measurements') }}
 ),
 
 final as (
     select
-        d.drop_date::date as drop_date,
-        (extract(year from d.drop_date)::int + 543
-         + case when extract(month from d.drop_date) >= 10 then 1 else 0 end)::int as fiscal_year,
-        a.area_code::text as area_code,
-        coalesce(b.persons, 0)::bigint as persons,
-        coalesce(b.complete_persons, 0)::bigint as complete_persons,
-        case
-            when coalesce(b.persons, 0) = 0 then null
-            else round(100.0 * b.complete_persons::numeric / b.persons::numeric, 1)
-        end::numeric as pct_complete
-    from drop_date as d
-    cross join areas as a
-    left join by_area as b on a.area_code = b.area_code
-    where d.drop_date is not null
+        drop_date::date as drop_date,
+        fiscal_year::int as fiscal_year,
+        area_code::text as area_code,
+        persons::bigint as persons,
+        complete_persons::bigint as complete_persons,
+        pct_complete::numeric as pct_complete
+    from measurements
 )
 
 select * from final

@@ -4,14 +4,8 @@ at the source closes its validity window: dbt's hard_deletes, or, for the survey
 deliveries, the close_deleted_keys pre-hook. Read from the manifest `dbt parse` writes, so YAML- and SQL-defined
 snapshots are checked alike."""
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-from welfare import contract, settings
+from welfare import contract
 
 SNAPSHOT_EXTRACTS = [ext for sysdef in contract.systems().values() for ext in sysdef.extracts.values()
                      if ext.kind == "snapshot"]
@@ -19,13 +13,7 @@ LOAD_METADATA = {"extracted_on", "load_id", "is_stale"}
 
 
 @pytest.fixture(scope="module")
-def snapshots(tmp_path_factory) -> dict[str, dict]:
-    target = tmp_path_factory.mktemp("dbt-target")
-    dbt = Path(sys.executable).with_name("dbt")
-    env = {**os.environ, "DBT_PROFILES_DIR": str(settings.DBT_PROJECT_DIR), "DBT_TARGET_PATH": str(target),
-           "DBT_LOG_PATH": str(target), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    subprocess.run([str(dbt), "parse", "--quiet"], cwd=settings.DBT_PROJECT_DIR, env=env, check=True)
-    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+def snapshots(manifest) -> dict[str, dict]:
     return {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "snapshot"}
 
 
