@@ -160,11 +160,26 @@ def bootstrap_sql() -> str:
     return "\n".join(parts)
 
 
+def _migrate_measurement_history(cur) -> None:
+    """S1.1's run history moved from ``marts.person_register_measurements`` (a table) into
+    ``intermediate.int_person_register_measurements`` (the mart became a view over it): a warehouse
+    built before keeps its history by moving the table, before dbt builds anything."""
+    cur.execute("select c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                "where n.nspname = 'marts' and c.relname = 'person_register_measurements'")
+    old = cur.fetchone()
+    cur.execute("select to_regclass('intermediate.int_person_register_measurements') is not null")
+    if old and old[0] == "r" and not cur.fetchone()[0]:
+        cur.execute("create schema if not exists intermediate")
+        cur.execute("alter table marts.person_register_measurements set schema intermediate")
+        cur.execute("alter table intermediate.person_register_measurements rename to int_person_register_measurements")
+
+
 def bootstrap(dsn: str) -> None:
     """Create (if missing) every schema, function and raw table the ingest needs."""
     with connect(dsn) as conn, conn.cursor() as cur:
         cur.execute("select pg_advisory_xact_lock(hashtext('welfare.bootstrap'))")
         cur.execute("create schema if not exists raw")
         _migrate_unpartitioned(cur)
+        _migrate_measurement_history(cur)
         cur.execute(bootstrap_sql())
         conn.commit()
