@@ -51,6 +51,7 @@ EXIT_DATA_PROBLEMS = 3  # the pipeline ran; some files were rejected or breached
 
 
 def cmd_run(args) -> int:
+    from welfare import ingest
     from welfare.cli import runner
     from welfare.ingest import report
     from welfare.settings import reports_dir, welfare_home
@@ -58,6 +59,11 @@ def cmd_run(args) -> int:
     sources = Path(args.sources)
     if not sources.is_dir():
         print(f"welfare run: no such sources folder: {sources}", file=sys.stderr)
+        return 2
+    try:
+        ingest.check_configuration()
+    except ingest.ConfigurationError as exc:
+        print(f"welfare run: configuration error, nothing was loaded: {exc}", file=sys.stderr)
         return 2
     summary = runner.run_pipeline(sources, until=args.until)
     if not summary.dates:
@@ -81,7 +87,7 @@ def cmd_run(args) -> int:
     print(f"Load report: {out / 'load_report.txt'}; quarantined rows: audit.quarantine; "
           f"rejected files: {welfare_home() / 'quarantine' / 'files'}")
     print(f"Data Docs: {welfare_home() / 'data_docs'}; Airflow run logs: {welfare_home() / 'runs'}")
-    bad = [r for r in rows if r["status"] == "rejected" or r["threshold_breached"]]
+    bad = [r for r in rows if r["status"] in ("rejected", "unexpected") or r["threshold_breached"]]
     explained = {(f"welfare_ingest_{r['system']}", r["extract_date"]) for r in bad}
     unexpected = [f"{r.dag_id} {r.extract_date}" for r in summary.runs
                   if not r.ok and (r.dag_id, r.extract_date) not in explained]
@@ -94,6 +100,41 @@ def cmd_run(args) -> int:
               "(listed above); everything else is loaded and the warehouse is built on what is current",
               file=sys.stderr)
         return EXIT_DATA_PROBLEMS
+    return 0
+
+
+def cmd_accept(args) -> int:
+    """Accept one delivery rejected for snapshot_shrink, record who and when, and load it."""
+    import getpass
+
+    from welfare import contract, ingest
+    from welfare.orchestration import tasks
+
+    try:
+        ext = contract.extract(args.system, args.extract)
+    except KeyError:
+        print(f"welfare accept: no extract {args.system}.{args.extract} in the contract", file=sys.stderr)
+        return 2
+    sources = Path(args.sources or os.environ.get("WELFARE_SOURCES") or "")
+    if not sources.is_dir():
+        print("welfare accept: give --sources (or set WELFARE_SOURCES): the folder of the drops", file=sys.stderr)
+        return 2
+    target = _target()
+    tasks.bootstrap_once(target)
+    who = args.by or getpass.getuser()
+    sha = tasks.accept(target, ext.system, ext.name, args.date, who, note=args.note)
+    if sha is None:
+        print(f"welfare accept: {ext.system}.{ext.name} of {args.date}: no delivery rejected for snapshot_shrink is "
+              "on record; nothing accepted", file=sys.stderr)
+        return 2
+    print(f"accepted: {ext.system}/{args.date}/{ext.file} (sha256 {sha[:12]}…) by {who}; loading it")
+    res = ingest.ingest_extract(target, sources, ext.system, ext.name, args.date,
+                                threshold=ingest.threshold_for(ext.system, ext.name))
+    print(f"{res.status}: {res.rows_in} rows in, {res.rows_loaded} loaded, {res.rows_quarantined} quarantined"
+          + (f"; {res.reason}" if res.reason else ""))
+    if res.status != "loaded":
+        return EXIT_DATA_PROBLEMS
+    print("The warehouse picks it up at its next build (the welfare_warehouse DAG, or `welfare run`).")
     return 0
 
 
@@ -189,6 +230,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--sources", required=True)
     r.add_argument("--until", type=date.fromisoformat, help="last drop date to run (YYYY-MM-DD)")
     r.set_defaults(func=cmd_run)
+
+    acc = sub.add_parser("accept", help="accept one delivery rejected for snapshot_shrink (recorded: who, when, "
+                                        "which file), then load it")
+    acc.add_argument("--system", required=True)
+    acc.add_argument("--extract", required=True)
+    acc.add_argument("--date", required=True, type=date.fromisoformat, help="the drop date (YYYY-MM-DD)")
+    acc.add_argument("--sources", help="the sources root (default $WELFARE_SOURCES)")
+    acc.add_argument("--by", help="who accepts (default: the login name)")
+    acc.add_argument("--note", help="why, for the audit")
+    acc.set_defaults(func=cmd_accept)
 
     k = sub.add_parser("kpis", help="export marts.kpi_values as CSV")
     k.add_argument("--csv", required=True)

@@ -71,6 +71,12 @@ class Extract:
         return tuple(c.name for c in self.columns if c.is_national_id)
 
     @property
+    def holds_personal_data(self) -> bool:
+        """True for an extract about persons (it carries a national id): its values are never quoted in
+        a rejection reason, a quarantine message or a log line (PDPA)."""
+        return bool(self.national_id_columns)
+
+    @property
     def header_map(self) -> dict[str, str]:
         """Delivered header label -> contract column name."""
         return {(c.header or c.name): c.name for c in self.columns}

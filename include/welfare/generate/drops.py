@@ -148,7 +148,8 @@ def generate(opts: GenerateOptions) -> GenerateSummary:
             for f in manifest["files"]:
                 shutil.copyfile(src / f["name"], dst / f["name"])
                 files += 1
-            write_manifest(dst, system, d.isoformat(), manifest["files"])
+            # a re-send's manifest is the original's, byte for byte (its extract_date too): written last
+            shutil.copyfile(src / "_manifest.json", dst / "_manifest.json")
 
     planted.sort(key=lambda p: (p.extract_date, p.system, p.file, p.row or 0, p.rule))
     truth = {

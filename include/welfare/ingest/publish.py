@@ -1,6 +1,14 @@
-"""Publish one checked file in one transaction: the ledger row, the failing rows into
-``audit.quarantine`` (rules, message, record as delivered), and the valid rows typed and streamed
-by COPY into a new partition of its raw table.
+"""Check and publish one file, chunk by chunk, in one transaction.
+
+The ledger row first (its load id names the new raw partition). Then a producer thread reads the
+file as a stream of frames (``readers.frames``) and evaluates every rule on each
+(``welfare.validation.expressions``), with the file's duplicate keys found beforehand; it writes the
+valid rows, typed, into the stream that ``COPY`` reads into the partition, and spools to disk the
+rule results of the failing rows (for Great Expectations) and their records as delivered (for the
+quarantine). Reading and checking a chunk overlap the server's COPY of the one before. Memory
+holds a few chunks, whatever the file's size. Then: the failing rows into ``audit.quarantine``
+(rules, message, record as delivered), the Great Expectations suite on the rule results, the
+snapshot-shrink check, and the partition attached.
 
 Imported lazily by the loader (Airflow parses the DAG files that import ``welfare.ingest``).
 """
@@ -9,49 +17,158 @@ from __future__ import annotations
 
 import io
 import queue
+import tempfile
 import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 
 from welfare.contract import Extract
-from welfare.validation.expressions import ROW_NO, be_date, iso_date, trim
+from welfare.ingest import readers
+from welfare.ingest.outcome import FileRejected
+from welfare.validation.expressions import NOT_JSON, RAW_LINE, ROW_NO, be_date, evaluate, iso_date, trim
 from welfare.validation.rules import Rule
 from welfare.warehouse import ddl
 from welfare.warehouse.sql import q, sql_literal
 
 
-def publish(cur, ext: Extract, df, flags, rules: list[Rule], extract_date: date, file_name: str, sha: str,
-             rows_in: int) -> tuple[int, int, int, dict]:
-    """One transaction: the ledger row, the quarantined rows with their rules and record, and the
-    valid rows typed into a new raw partition by COPY."""
-    names = [r.name for r in rules]
-    meta = pl.DataFrame({"rule": names, "rule_order": list(range(len(rules))),
-                         "col": [r.column or "" for r in rules], "template": [r.message for r in rules]})
-    failed = (flags.unpivot(index=ROW_NO, on=names, variable_name="rule", value_name="failed")
-              .filter(pl.col("failed")).join(meta, on="rule")
-              .select(ROW_NO, "rule_order", "rule", "col", "template"))
-    cur.execute("create temp table _failure (row_no bigint, rule_order int, rule text, col text, template text) "
-                "on commit drop")
-    cur.execute("create temp table _failed_record (row_no bigint primary key, record jsonb) on commit drop")
-    buf = io.BytesIO()
-    failed.write_csv(buf, include_header=False)
-    buf.seek(0)
-    cur.copy_expert("copy _failure from stdin with (format csv)", buf)
-    bad_rows = flags.select(ROW_NO)
-    records = df.join(bad_rows, on=ROW_NO, how="semi")
-    buf = io.BytesIO()
-    records.select(ROW_NO, records_json(ext, records)).write_csv(buf, include_header=False)
-    buf.seek(0)
-    cur.copy_expert("copy _failed_record from stdin with (format csv)", buf)
+@dataclass
+class Published:
+    load_id: int
+    rows_loaded: int
+    rows_quarantined: int
+    by_rule: dict[str, int]
+    validation_s: float = 0.0  # rules on every chunk (in the producer) and Great Expectations
+    docs_s: float = 0.0
+    rule_counts: dict[str, int] = field(default_factory=dict)
+
+
+class _Spool:
+    """The failing rows' rule results and records, written to disk chunk by chunk."""
+
+    def __init__(self, folder: Path):
+        self.flags = open(folder / "flags.csv", "wb")  # noqa: SIM115 - closed by close()
+        self.failures = open(folder / "failures.csv", "wb")  # noqa: SIM115
+        self.records = open(folder / "records.csv", "wb")  # noqa: SIM115
+
+    def close(self) -> None:
+        for f in (self.flags, self.failures, self.records):
+            f.close()
+
+
+def rule_templates(ext: Extract, rules: list[Rule]) -> list[str]:
+    """Each rule's message template; without the value for an extract about persons (PDPA): the
+    message names the file, row, column and rule, and the value stays in the quarantined record."""
+    if not ext.holds_personal_data:
+        return [r.message for r in rules]
+    return [r.message.replace(" %s", "").replace("%s", "") for r in rules]
+
+
+def publish(cur, target, ext: Extract, path: Path, quoted: bool, columns: list[str] | None,
+            duplicate_rows: pl.Series, rules: list[Rule], json_rule: Rule | None, extract_date: date, sha: str,
+            rows_in: int, run_label: str, shrink_check: Callable | None = None) -> Published:
+    """The whole file checked and published in the transaction of ``cur``; FileRejected if a chunk
+    turns out unreadable or the snapshot shrinks too far (the caller rolls back)."""
+    from welfare.validation import suites
+
+    all_rules = ([json_rule] if json_rule else []) + rules
+    names = [r.name for r in all_rules]
     cur.execute(
         "insert into audit.load_ledger (system, extract, extract_date, file_name, sha256, rows_in, rows_loaded, "
-        "rows_quarantined) "
-        "values (%s, %s, %s, %s, %s, %s, 0, 0) returning load_id",
-        (ext.system, ext.name, extract_date, file_name, sha, rows_in),
-    )
+        "rows_quarantined) values (%s, %s, %s, %s, %s, %s, 0, 0) returning load_id",
+        (ext.system, ext.name, extract_date, ext.file, sha, rows_in))
     load_id = cur.fetchone()[0]
-    where = f"{ext.system}/{extract_date.isoformat()}/{file_name}"
+    partition = ddl.raw_partition(ext, load_id)
+    typed_ddl = ", ".join(f"{q(c.name)} {ddl.SQL_TYPES[c.type]}" for c in ext.columns)
+    cur.execute(f"create table {partition} (_load_id bigint not null default {int(load_id)} "
+                f"check (_load_id = {int(load_id)}), _row_no bigint not null, {typed_ddl})")
+    typed = typed_columns(ext)
+    meta = pl.DataFrame({"rule": names, "rule_order": list(range(len(all_rules))),
+                         "col": [r.column or "" for r in all_rules], "template": rule_templates(ext, all_rules)})
+    counts = dict.fromkeys(names, 0)
+    seconds = {"rules": 0.0}
+
+    with tempfile.TemporaryDirectory(prefix="welfare-load-") as tmp:
+        spool = _Spool(Path(tmp))
+
+        def chunks() -> Iterator[bytes]:
+            for frame in readers.frames(ext, path, quoted, columns):
+                t0 = time.monotonic()
+                flags = evaluate(ext, frame, rules, duplicate_rows)
+                if json_rule is not None:
+                    bad_json = frame.filter(pl.col(NOT_JSON)).select(ROW_NO)
+                    flags = (flags.join(bad_json.with_columns(pl.lit(True).alias(json_rule.name)), on=ROW_NO,
+                                        how="full", coalesce=True)
+                             .with_columns(pl.col(n).fill_null(False) for n in names)
+                             .sort(ROW_NO).select(ROW_NO, *names))
+                seconds["rules"] += time.monotonic() - t0
+                for n in names:
+                    counts[n] += int(flags[n].sum())
+                flags.select(ROW_NO, *[r.name for r in rules]).write_csv(spool.flags, include_header=False)
+                (flags.unpivot(index=ROW_NO, on=names, variable_name="rule", value_name="failed")
+                 .filter(pl.col("failed")).join(meta, on="rule")
+                 .select(ROW_NO, "rule_order", "rule", "col", "template")
+                 .write_csv(spool.failures, include_header=False))
+                bad = frame.join(flags.select(ROW_NO), on=ROW_NO, how="semi")
+                bad.select(ROW_NO, records_json(ext, bad)).write_csv(spool.records, include_header=False)
+                valid = frame.join(flags.select(ROW_NO), on=ROW_NO, how="anti").select(ROW_NO, *typed)
+                buf = io.BytesIO()
+                valid.write_csv(buf, include_header=False, null_value="")
+                yield buf.getvalue()
+
+        cols = ", ".join(q(c.name) for c in ext.columns)
+        stream = ChunkStream(chunks())
+        try:
+            cur.copy_expert(f"copy {partition} (_row_no, {cols}) from stdin with (format csv, encoding 'UTF8')",
+                            stream, size=1 << 20)
+        except Exception:
+            if isinstance(stream.error, FileRejected):
+                raise stream.error from None
+            raise
+        finally:
+            stream.close()
+            spool.close()
+        loaded = cur.rowcount
+
+        cur.execute("create temp table _failure (row_no bigint, rule_order int, rule text, col text, template text) "
+                    "on commit drop")
+        cur.execute("create temp table _failed_record (row_no bigint primary key, record jsonb) on commit drop")
+        with open(Path(tmp) / "failures.csv", "rb") as f:
+            cur.copy_expert("copy _failure from stdin with (format csv)", f)
+        with open(Path(tmp) / "records.csv", "rb") as f:
+            cur.copy_expert("copy _failed_record from stdin with (format csv)", f)
+        quarantined = _quarantine(cur, ext, load_id, extract_date)
+
+        t_gx = time.monotonic()
+        report = _great_expectations(target, ext, rules, Path(tmp) / "flags.csv", run_label, suites)
+        if report.rule_counts != {r.name: counts[r.name] for r in rules}:
+            raise RuntimeError(f"{ext.qualified_name}: Great Expectations and the rule evaluation disagree: "
+                               f"{report.rule_counts}")
+        validation_s = seconds["rules"] + (time.monotonic() - t_gx - report.docs_s)
+
+    if shrink_check is not None:
+        shrink_check(cur, partition, quarantined)
+    cur.execute(
+        f"alter table {partition} "
+        f"add column _system text not null default {sql_literal(ext.system)}, "
+        f"add column _extract text not null default {sql_literal(ext.name)}, "
+        f"add column _extract_date date not null default {sql_literal(extract_date.isoformat())}, "
+        f"add column _source_file text not null default {sql_literal(ext.file)}, "
+        f"add column _loaded_at timestamptz not null default now()")
+    cur.execute(f"alter table {ddl.raw_table(ext)} attach partition {partition} for values in ({int(load_id)})")
+    cur.execute("select rule, count(distinct row_no) from _failure group by rule")
+    by_rule = dict(cur.fetchall())
+    cur.execute("update audit.load_ledger set rows_loaded = %s, rows_quarantined = %s where load_id = %s",
+                (loaded, quarantined, load_id))
+    return Published(load_id, loaded, quarantined, by_rule, round(validation_s, 3), report.docs_s, counts)
+
+
+def _quarantine(cur, ext: Extract, load_id: int, extract_date: date) -> int:
+    where = f"{ext.system}/{extract_date.isoformat()}/{ext.file}"
     cur.execute(
         """
         insert into audit.quarantine (load_id, system, extract, extract_date, source_file, row_no, rule, rules,
@@ -73,43 +190,27 @@ def publish(cur, ext: Extract, df, flags, rules: list[Rule], extract_date: date,
         group by f.row_no
         """,
         {"load_id": load_id, "system": ext.system, "extract": ext.name, "date": extract_date,
-         "file": file_name, "where": where},
+         "file": ext.file, "where": where},
     )
-    quarantined = cur.rowcount
-    # The partition is created, filled and attached in this transaction. Only the file's own columns
-    # and the load id travel per row; the columns that are the same for every row of the file are
-    # added after the COPY with a constant default, which PostgreSQL keeps once in the catalogue
-    # instead of in each row. The CHECK on _load_id spares ATTACH a scan of the rows.
-    partition = ddl.raw_partition(ext, load_id)
-    typed_ddl = ", ".join(f"{q(c.name)} {ddl.SQL_TYPES[c.type]}" for c in ext.columns)
-    cur.execute(f"create table {partition} (_load_id bigint not null default {int(load_id)} "
-                f"check (_load_id = {int(load_id)}), _row_no bigint not null, {typed_ddl})")
-    typed = typed_columns(ext)
-    marked = df.with_columns(pl.col(ROW_NO).is_in(bad_rows[ROW_NO].implode()).alias("_bad"))
+    return cur.rowcount
 
-    def valid_typed(part):
-        return part.filter(~pl.col("_bad")).select(ROW_NO, *typed)
 
-    cols = ", ".join(q(c.name) for c in ext.columns)
-    stream = CsvStream(marked, valid_typed)
-    try:
-        cur.copy_expert(f"copy {partition} (_row_no, {cols}) from stdin with (format csv, encoding 'UTF8')",
-                        stream, size=1 << 20)
-    finally:
-        stream.close()
-    loaded = cur.rowcount
-    cur.execute(
-        f"alter table {partition} "
-        f"add column _system text not null default {sql_literal(ext.system)}, "
-        f"add column _extract text not null default {sql_literal(ext.name)}, "
-        f"add column _extract_date date not null default {sql_literal(extract_date.isoformat())}, "
-        f"add column _source_file text not null default {sql_literal(file_name)}, "
-        f"add column _loaded_at timestamptz not null default now()")
-    cur.execute(f"alter table {ddl.raw_table(ext)} attach partition {partition} for values in ({int(load_id)})")
-    by_rule = {r: n for r, n in failed.group_by("rule").agg(pl.col(ROW_NO).n_unique()).iter_rows()}
-    cur.execute("update audit.load_ledger set rows_loaded = %s, rows_quarantined = %s where load_id = %s",
-                (loaded, quarantined, load_id))
-    return load_id, loaded, quarantined, by_rule
+def _great_expectations(target, ext: Extract, rules: list[Rule], flags_csv: Path, run_label: str, suites):
+    """The extract's suite, run on the rule results of the failing rows (a table in ``landing``)."""
+    import uuid
+
+    from welfare.settings import data_docs_dir
+    from welfare.warehouse.sql import connect
+
+    results = f"{ext.qualified_name}__{uuid.uuid4().hex[:12]}__rules"
+    with connect(target.dsn) as conn, conn.cursor() as cur:
+        cols = ", ".join(f"{q(r.name)} boolean" for r in rules)
+        cur.execute(f"create unlogged table landing.{q(results)} ({ROW_NO} bigint, {cols})")
+        with open(flags_csv, "rb") as f:
+            cur.copy_expert(f"copy landing.{q(results)} from stdin with (format csv)", f)
+        conn.commit()
+    return suites.validate_rule_results(target.sqlalchemy_url, "landing", results, ext,
+                                        docs_dir=data_docs_dir(), run_label=run_label, with_failures=False)
 
 
 def typed_columns(ext: Extract) -> list[pl.Expr]:
@@ -139,28 +240,37 @@ def typed_columns(ext: Extract) -> list[pl.Expr]:
     return out
 
 
-class CsvStream(io.RawIOBase):
-    """A file-like object COPY reads: the frame written as CSV, slice by slice, by a producer thread
-    (Polars writes CSV without the GIL, so the writing overlaps the server's COPY)."""
+class ChunkStream(io.RawIOBase):
+    """A file-like object COPY reads: the byte chunks of an iterator, produced by a thread (Polars
+    works without the GIL, so producing the next chunk overlaps the server's COPY of this one). An
+    error in the producer is raised to the reader, and kept in ``error``."""
 
-    def __init__(self, df: pl.DataFrame, transform=None, rows_per_chunk: int = 500_000):
+    def __init__(self, chunks: Iterator[bytes], depth: int = 2):
         super().__init__()
-        self._transform = transform or (lambda part: part)
-        self._q: queue.Queue = queue.Queue(maxsize=4)
+        self._q: queue.Queue = queue.Queue(maxsize=depth)
         self._buf = b""
+        self._pos = 0
         self._done = False
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._produce, args=(df, rows_per_chunk), daemon=True)
+        self._stop = threading.Event()
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._produce, args=(chunks,), daemon=True)
         self._thread.start()
 
-    def _produce(self, df: pl.DataFrame, n: int) -> None:
+    def _produce(self, chunks: Iterator[bytes]) -> None:
         try:
-            for start in range(0, df.height, n):
-                buf = io.BytesIO()
-                self._transform(df.slice(start, n)).write_csv(buf, include_header=False, null_value="")
-                self._q.put(buf.getvalue())
+            for chunk in chunks:
+                if not chunk:
+                    continue
+                while not self._stop.is_set():
+                    try:
+                        self._q.put(chunk, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if self._stop.is_set():
+                    return
         except BaseException as exc:  # surfaced to the reader
-            self._error = exc
+            self.error = exc
         finally:
             self._q.put(None)
 
@@ -168,23 +278,25 @@ class CsvStream(io.RawIOBase):
         return True
 
     def read(self, size: int = -1) -> bytes:
-        while not self._done and (size < 0 or len(self._buf) < size):
+        """Up to ``size`` bytes (fewer at a chunk's end; b'' only at the end of the stream)."""
+        if self._pos >= len(self._buf):
+            if self._done:
+                return b""
             chunk = self._q.get()
             if chunk is None:
                 self._done = True
-                if self._error is not None:
-                    raise self._error
-                break
-            self._buf += chunk
-        if size < 0:
-            out, self._buf = self._buf, b""
-        else:
-            out, self._buf = self._buf[:size], self._buf[size:]
+                if self.error is not None:
+                    raise self.error
+                return b""
+            self._buf, self._pos = chunk, 0
+        end = len(self._buf) if size < 0 else min(len(self._buf), self._pos + size)
+        out = self._buf[self._pos:end]
+        self._pos = end
         return out
 
     def close(self) -> None:
-        # let a producer blocked on a full queue finish
-        while self._thread.is_alive():
+        self._stop.set()
+        while self._thread.is_alive():  # let a producer blocked on a full queue finish
             try:
                 self._q.get_nowait()
             except queue.Empty:
@@ -193,5 +305,11 @@ class CsvStream(io.RawIOBase):
 
 
 def records_json(ext: Extract, df: pl.DataFrame) -> pl.Series:
-    """Each row's record as delivered, a JSON object of the contract's columns."""
-    return df.select(pl.struct(ext.column_names).struct.json_encode().alias("record"))["record"]
+    """Each row's record as delivered: a JSON object of the contract's columns, or, for a JSON line
+    that is not a flat JSON object, ``{"_line": <the line as delivered>}``."""
+    record = pl.struct(ext.column_names).struct.json_encode()
+    if RAW_LINE in df.columns:
+        record = (pl.when(pl.col(RAW_LINE).is_not_null())
+                  .then(pl.struct(pl.col(RAW_LINE).alias("_line")).struct.json_encode())
+                  .otherwise(record))
+    return df.select(record.alias("record"))["record"]

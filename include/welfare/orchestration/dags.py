@@ -3,12 +3,14 @@ no dbt)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pendulum
-from airflow.sdk import AssetAny, CronTriggerTimetable, dag, task
+from airflow.sdk import AssetAny, CronTriggerTimetable, Param, dag, task
 
 from welfare import contract
 from welfare.orchestration.assets import raw_assets
-from welfare.orchestration.tasks import DEFAULT_ARGS
+from welfare.orchestration.tasks import DEFAULT_ARGS, LOAD_TIMEOUT_SECONDS
 from welfare.settings import LOCAL_TZ
 
 INGEST_TRIAGE = """
@@ -20,9 +22,12 @@ run on the rule results, then one transaction: valid rows typed by COPY into a n
 **If you are paged**
 - `wait_for_drop` failed: the drop's `_manifest.json` never appeared. Ask the source system's
   owners whether the export ran; clear the task once the drop is complete.
-- a `load_<extract>` task failed: open its log. `REJECTED` names the file and the reason
-  (manifest mismatch, schema drift, encoding); the file is kept under
-  `$WELFARE_HOME/quarantine/files/` and loads nothing. A threshold breach names the share of
+- a `load_<extract>` task failed: open its log. `REJECTED` names the file, the rule and the reason
+  (manifest, not_a_regular_file, schema drift, encoding, line_too_long, snapshot_shrink, ...); the
+  file is kept under `$WELFARE_HOME/quarantine/files/` and loads nothing. Reasons never quote a
+  value of the file. A `snapshot_shrink` rejection (a snapshot that would delete more than half of
+  the current keys) loads once an operator accepts it: trigger this DAG for that date with
+  `accept_snapshot_shrink` listing the extract (or run `welfare accept`). A threshold breach names the share of
   rows quarantined: read them in `audit.quarantine` (rule and message per row). Rows that
   passed are loaded; the previous state of a rejected snapshot stands. Fix at the source and
   re-send: an identical file is skipped, a corrected one loads.
@@ -48,6 +53,14 @@ def ingest_dag(system: str, doc_md: str | None = None):
         max_active_runs=1,
         default_args=DEFAULT_ARGS,
         tags=["welfare", "ingest", system],
+        params={
+            "accept_snapshot_shrink": Param(
+                [], type="array", items={"type": "string", "enum": list(sys_def.extracts)},
+                title="Accept a shrunken snapshot",
+                description="Extracts of this drop whose snapshot was rejected for snapshot_shrink and that you "
+                            "accept as a real change: the acceptance is recorded (who, when, which file) and they "
+                            "load."),
+        },
     )
     def _ingest():
         @task(retries=0)
@@ -66,7 +79,8 @@ def ingest_dag(system: str, doc_md: str | None = None):
         waited = wait_for_drop()
         for name in sys_def.extracts:
 
-            @task(task_id=f"load_{name}", multiple_outputs=True, outlets=[assets[(system, name)]])
+            @task(task_id=f"load_{name}", multiple_outputs=True, outlets=[assets[(system, name)]],
+                  execution_timeout=timedelta(seconds=LOAD_TIMEOUT_SECONDS))
             def load(extract_name: str = name, **context) -> dict:
                 from airflow.sdk.exceptions import AirflowFailException
 
@@ -75,7 +89,8 @@ def ingest_dag(system: str, doc_md: str | None = None):
                 sources, extract_date = tasks.run_params(context)
                 try:
                     return tasks.load_extract(tasks.warehouse_target(), sources, system, extract_name,
-                                              extract_date, run_id=context["run_id"])
+                                              extract_date, run_id=context["run_id"],
+                                              accepted_by=tasks.acceptance_of(context, extract_name))
                 except tasks.DataProblem as exc:
                     # A data problem: retrying cannot help, so fail now, visibly, with the reason.
                     raise AirflowFailException(str(exc)) from exc
@@ -91,6 +106,7 @@ def ingest_dag(system: str, doc_md: str | None = None):
 
             target = tasks.warehouse_target()
             sources, extract_date = tasks.run_params(context)
+            tasks.record_unexpected_files(target, sources, system, extract_date, run_id=context["run_id"])
             text = load_report_mod.load_report(target, system=system, extract_date=extract_date)
             print(text)
             return text

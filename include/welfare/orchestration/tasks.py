@@ -14,10 +14,11 @@ import os
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from welfare import ingest
+from welfare.ingest.drops import misnamed_drop
 from welfare.settings import DBT_PROJECT_DIR, LOCAL_TZ, WAREHOUSE_CONN_ID, PgTarget, welfare_home
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,8 @@ DEFAULT_ARGS = {
     "retry_exponential_backoff": True,
 }
 DROP_WAIT_SECONDS = int(os.environ.get("WELFARE_DROP_WAIT_SECONDS", str(6 * 3600)))
+# A load task that runs longer than this fails with Airflow's timeout (a province-scale file takes minutes).
+LOAD_TIMEOUT_SECONDS = int(os.environ.get("WELFARE_LOAD_TIMEOUT_SECONDS", str(2 * 3600)))
 
 
 class DataProblem(Exception):
@@ -41,6 +44,12 @@ def wait_for_drop(sources: Path, system: str, extract_date: date, timeout_s: int
     deadline = time.monotonic() + timeout_s
     folder = ingest.drop_folder(sources, system, extract_date)
     while not ingest.drop_complete(sources, system, extract_date):
+        misnamed = misnamed_drop(sources, system, extract_date)
+        if misnamed:
+            raise DataProblem(
+                f"the {system} drop for {extract_date} arrived as {system}/{misnamed}/, but drop folders are named "
+                f"YYYY-MM-DD: ask the {system} system's owners to deliver it as {system}/{extract_date}/ (or rename "
+                "it), then clear this task")
         if time.monotonic() >= deadline:
             raise DataProblem(
                 f"no complete {system} drop for {extract_date} after {timeout_s}s: "
@@ -51,15 +60,83 @@ def wait_for_drop(sources: Path, system: str, extract_date: date, timeout_s: int
 
 
 def load_extract(target: PgTarget, sources: Path, system: str, extract: str, extract_date: date,
-                 run_id: str | None = None) -> dict:
+                 run_id: str | None = None, accepted_by: str | None = None) -> dict:
+    """One extract of one drop; ``accepted_by``: an operator accepts this delivery's snapshot_shrink."""
+    try:
+        threshold = ingest.threshold_for(system, extract)  # a bad setting fails here, before anything loads
+    except ingest.ConfigurationError as exc:
+        raise DataProblem(f"configuration error: {exc}") from exc
     bootstrap_once(target)
-    res = ingest.ingest_extract(target, sources, system, extract, extract_date, run_id=run_id,
-                                threshold=ingest.threshold_for(system, extract))
+    if accepted_by:
+        accept(target, system, extract, extract_date, accepted_by, note=f"accepted in Airflow run {run_id}")
+    res = ingest.ingest_extract(target, sources, system, extract, extract_date, run_id=run_id, threshold=threshold)
     summary = res.as_dict()
     log.info("load result: %s", json.dumps(summary, ensure_ascii=False))
     if res.failed:
         raise DataProblem(f"{system}.{extract} of {extract_date}: {res.reason}")
     return summary
+
+
+def accept(target: PgTarget, system: str, extract: str, extract_date: date, accepted_by: str,
+           note: str | None = None) -> str | None:
+    """Record that ``accepted_by`` accepts the delivery rejected for snapshot_shrink (its sha256), if any."""
+    from welfare import contract
+    from welfare.ingest import audit
+    from welfare.warehouse.sql import connect
+
+    with connect(target.dsn) as conn, conn.cursor() as cur:
+        try:
+            sha = audit.accept_delivery(cur, contract.extract(system, extract), extract_date, accepted_by, note)
+        except ValueError as exc:
+            log.warning("%s", exc)
+            return None
+        conn.commit()
+    log.warning("%s.%s of %s: snapshot_shrink accepted by %s (file sha256 %s)", system, extract, extract_date,
+                accepted_by, sha[:12])
+    return sha
+
+
+def record_unexpected_files(target: PgTarget, sources: Path, system: str, extract_date: date,
+                            run_id: str | None = None) -> list[str]:
+    """Files in the drop that its manifest does not list and that are no extract's file: recorded in
+    ``audit.file_audit`` as ``unexpected`` (never loaded). An extract's own file is its load task's."""
+    from welfare import contract
+    from welfare.ingest import audit, readers
+    from welfare.ingest.drops import drop_folder_checked, read_manifest, unexpected_files
+    from welfare.ingest.outcome import FileRejected, FileResult
+    from welfare.warehouse.sql import connect
+
+    try:
+        folder = drop_folder_checked(sources, system, extract_date)
+        manifest = read_manifest(folder)
+    except FileRejected:
+        return []  # the load tasks record that
+    ours = {e.file for e in contract.systems()[system].extracts.values()}
+    names = [n for n in unexpected_files(folder, manifest) if n not in ours]
+    with connect(target.dsn) as conn, conn.cursor() as cur:
+        for n in names:
+            regular = readers.is_regular(folder / n)
+            res = FileResult(system, "-", extract_date.isoformat(), n, "unexpected", rule="unexpected_file",
+                             reason=f"[unexpected_file] {n} is in the drop but not in its manifest, and no extract of "
+                                    "the contract has this name: not read" + ("" if regular else " (not a regular file)"))
+            if not audit.recorded_before(cur, res, None):
+                audit.record_audit(cur, res, None, run_id, datetime.now(UTC), fingerprint=manifest.fingerprint)
+                log.warning("%s/%s/%s: %s", system, extract_date, n, res.reason)
+        conn.commit()
+    return names
+
+
+def acceptance_of(context, extract: str) -> str | None:
+    """Who accepts this extract's snapshot_shrink in this run: the run's ``accept_snapshot_shrink``
+    parameter lists it (a manual trigger), and the triggering user is named."""
+    params = context.get("params") or {}
+    conf = (context.get("dag_run").conf if context.get("dag_run") else None) or {}
+    listed = conf.get("accept_snapshot_shrink", params.get("accept_snapshot_shrink")) or []
+    if extract not in listed:
+        return None
+    run = context.get("dag_run")
+    who = getattr(run, "triggering_user_name", None) or conf.get("accepted_by") or "an Airflow user"
+    return f"{who} (Airflow run {context.get('run_id')})"
 
 
 _BOOTSTRAPPED: set[str] = set()

@@ -20,6 +20,7 @@ from welfare.validation.rules import CODE_PATTERNS, Rule, bool_values
 
 ROW_NO = "_row_no"
 NOT_JSON = "_not_json"
+RAW_LINE = "_raw_line"  # a JSON line that is not a flat JSON object, as delivered
 
 _INT = r"^-?[0-9]{1,18}$"
 _DEC = r"^-?[0-9]+(\.[0-9]+)?$"
@@ -164,8 +165,12 @@ SINGLE_COLUMN = frozenset({"required", "type_int", "type_decimal", "negative_amo
 DISTINCT_MIN_ROWS = 50_000
 
 
-def evaluate(ext: Extract, df: pl.DataFrame, rules: list[Rule]) -> pl.DataFrame:
-    """``_row_no`` and a boolean column per rule, for the rows that break at least one rule."""
+def evaluate(ext: Extract, df: pl.DataFrame, rules: list[Rule], duplicate_rows: pl.Series | None = None
+             ) -> pl.DataFrame:
+    """``_row_no`` and a boolean column per rule, for the rows that break at least one rule.
+
+    ``duplicate_rows``: the row numbers whose key repeats in the whole file (``DuplicateKeys``), when
+    ``df`` is one chunk of it; without it, the keys are compared within ``df``."""
     exprs: dict[str, pl.Expr] = {}
     by_column: dict[str, list[Rule]] = {}
     for r in rules:
@@ -187,7 +192,9 @@ def evaluate(ext: Extract, df: pl.DataFrame, rules: list[Rule]) -> pl.DataFrame:
     names = [r.name for r in rules]
     flags = source.select(pl.col(ROW_NO), *[e.fill_null(False).alias(n) for n, e in exprs.items()])
     dup = next((r for r in rules if r.code == "duplicate_key"), None)
-    if dup is not None:
+    if dup is not None and duplicate_rows is not None:
+        flags = flags.with_columns(pl.col(ROW_NO).is_in(duplicate_rows.implode()).alias(dup.name))
+    elif dup is not None:
         flags = flags.with_columns(_duplicate_flags(ext, df).alias(dup.name))
     return flags.select(ROW_NO, *names).filter(pl.any_horizontal(names))
 
@@ -235,3 +242,46 @@ def _duplicate_flags(ext: Extract, df: pl.DataFrame) -> pl.Series:
     sub = df.filter(candidate).select(ROW_NO, *[pl.col(k).cast(pl.String) for k in keys])
     dup_rows = sub.filter(pl.struct(keys).is_duplicated())[ROW_NO]
     return df[ROW_NO].is_in(dup_rows.implode())
+
+
+class DuplicateKeys:
+    """The rows of a file whose key (no part NULL) occurs more than once, found across its chunks
+    with bounded memory: two independent 64-bit hashes of each row's key are kept (16 bytes a row),
+    and rows whose 128-bit hash repeats are the duplicates. Two different keys share a 128-bit hash
+    with a probability below 1e-20 for a 53-million-row file; no key value is kept."""
+
+    def __init__(self, ext: Extract):
+        self.keys = list(ext.key)
+        self._h1: list[pl.Series] = []
+        self._h2: list[pl.Series] = []
+
+    def _hash(self, df: pl.DataFrame, seed: int) -> pl.Series:
+        complete = pl.all_horizontal([pl.col(k).is_not_null() for k in self.keys])
+        combined = None
+        for i, k in enumerate(self.keys):
+            col = pl.col(k)
+            if df.schema[k] == pl.Categorical:
+                col = col.cast(pl.String)
+            h = col.hash(seed=seed + i)
+            combined = h if combined is None else (combined * 0x9E3779B97F4A7C15) ^ h
+        return df.select(pl.when(complete).then(combined).alias("h"))["h"]
+
+    def add(self, df: pl.DataFrame) -> None:
+        """The next chunk's key columns, in file order."""
+        self._h1.append(self._hash(df, 0))
+        self._h2.append(self._hash(df, 1000))
+
+    def rows(self) -> pl.Series:
+        """Row numbers (1-based) of every row whose key repeats, sorted."""
+        if not self._h1:
+            return pl.Series(ROW_NO, [], pl.Int64)
+        h1 = pl.concat(self._h1)
+        self._h1 = []
+        candidate = (h1.is_duplicated() & h1.is_not_null()).arg_true()
+        h2 = pl.concat(self._h2)
+        self._h2 = []
+        if candidate.len() == 0:
+            return pl.Series(ROW_NO, [], pl.Int64)
+        pairs = pl.DataFrame({"a": h1.gather(candidate), "b": h2.gather(candidate),
+                              ROW_NO: candidate.cast(pl.Int64) + 1})
+        return pairs.filter(pl.struct("a", "b").is_duplicated())[ROW_NO].sort()

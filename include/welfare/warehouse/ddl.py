@@ -100,7 +100,31 @@ alter table audit.file_audit drop constraint if exists file_audit_rows_check;
 alter table audit.file_audit add constraint file_audit_rows_check
     check (rows_in = rows_loaded + rows_quarantined + rows_rejected + rows_resent);
 alter table audit.file_audit drop constraint if exists file_audit_status_check;
-alter table audit.file_audit add constraint file_audit_status_check check (status in ('loaded', 'rejected', 'resent'));
+alter table audit.file_audit add constraint file_audit_status_check
+    check (status in ('loaded', 'rejected', 'resent', 'unexpected'));
+-- the rule that rejected a file whole; the manifest the file came with (a re-sent drop repeats one);
+-- the date of the drop a re-sent one repeats; who accepted a delivery the ingest had refused
+alter table audit.file_audit add column if not exists rule text;
+alter table audit.file_audit add column if not exists manifest_fingerprint text;
+alter table audit.file_audit add column if not exists resends_date date;
+alter table audit.file_audit add column if not exists accepted_by text;
+create index if not exists file_audit_fingerprint_idx on audit.file_audit (system, manifest_fingerprint);
+
+-- An operator's explicit acceptance of one delivery the ingest refused (snapshot_shrink): who, when,
+-- which file (by its sha256). The next load of that file loads it.
+create table if not exists audit.accepted_delivery (
+    accept_id      bigint generated always as identity primary key,
+    system         text not null,
+    extract        text not null,
+    extract_date   date not null,
+    file_name      text not null,
+    sha256         text not null,
+    rule           text not null default 'snapshot_shrink',
+    accepted_by    text not null,
+    accepted_at    timestamptz not null default now(),
+    note           text,
+    unique (system, extract, extract_date, sha256, rule)
+);
 
 create index if not exists quarantine_extract_idx on audit.quarantine (system, extract, extract_date);
 """
