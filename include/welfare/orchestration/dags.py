@@ -14,23 +14,30 @@ from welfare.orchestration.tasks import DEFAULT_ARGS, LOAD_TIMEOUT_SECONDS
 from welfare.settings import LOCAL_TZ
 
 INGEST_TRIAGE = """
-Per file: manifest check (rows, sha256), header and encoding check, the file read once into
-columns, every rule evaluated there and the extract's Great Expectations suite (`expectations/`)
-run on the rule results, then one transaction: valid rows typed by COPY into a new partition of
-`raw`, failing rows into `audit.quarantine`, the ledger and `audit.file_audit`.
+Per file: the drop folder and its manifest checked, the file (a regular file only) checked against
+its manifest entry (rows, sha256), its header against the contract (encoding, schema drift), the
+keys of every row read as a stream (duplicate keys across the whole file), then one transaction:
+the file read again in chunks, every rule evaluated on each, valid rows typed by COPY into a new
+partition of `raw`, failing rows into `audit.quarantine`, the extract's Great Expectations suite
+(`expectations/`) on the rule results, the snapshot-shrink check, the ledger and `audit.file_audit`.
 
 **If you are paged**
-- `wait_for_drop` failed: the drop's `_manifest.json` never appeared. Ask the source system's
-  owners whether the export ran; clear the task once the drop is complete.
+- `wait_for_drop` failed: the drop's `_manifest.json` never appeared, or the drop arrived under a
+  folder not named YYYY-MM-DD (the message names it). Ask the source system's owners whether the
+  export ran; clear the task once the drop is complete.
 - a `load_<extract>` task failed: open its log. `REJECTED` names the file, the rule and the reason
-  (manifest, not_a_regular_file, schema drift, encoding, line_too_long, snapshot_shrink, ...); the
-  file is kept under `$WELFARE_HOME/quarantine/files/` and loads nothing. Reasons never quote a
-  value of the file. A `snapshot_shrink` rejection (a snapshot that would delete more than half of
-  the current keys) loads once an operator accepts it: trigger this DAG for that date with
-  `accept_snapshot_shrink` listing the extract (or run `welfare accept`). A threshold breach names the share of
-  rows quarantined: read them in `audit.quarantine` (rule and message per row). Rows that
-  passed are loaded; the previous state of a rejected snapshot stands. Fix at the source and
-  re-send: an identical file is skipped, a corrected one loads.
+  (manifest, not_a_regular_file, schema_drift, encoding, field_count, line_too_long,
+  snapshot_shrink, ...); the file is kept under `$WELFARE_HOME/quarantine/files/` and loads
+  nothing. Reasons never quote a value of the file. `unexpected`: a file in the drop that its
+  manifest does not list (not loaded).
+- `snapshot_shrink`: the snapshot would delete more than half of the current keys, almost always a
+  failed export; the previous state stands. If the registry really shrank, trigger this DAG for
+  that date with `accept_snapshot_shrink` listing the extract (or run `welfare accept`): the
+  acceptance is recorded (who, when, which file) and the delivery loads.
+- A threshold breach names the share of rows quarantined: read them in `audit.quarantine` (rule
+  and message per row). Rows that passed are loaded; the previous state of a rejected snapshot
+  stands. Fix at the source and re-send: an identical drop is recognised as a re-send and changes
+  nothing, a corrected one loads.
 - `watcher` failed: it only says that a load failed; look at the load tasks.
 """
 
