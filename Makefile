@@ -10,7 +10,7 @@ DEMO_SCALE ?= 0.01
 BENCH_DIR := $(WELFARE_HOME)/bench
 BENCH_SCALE ?= 1.0
 
-.PHONY: run test setup bench bench-ingest bench-warehouse lint lint-python lint-sql clean-home warehouse-stop
+.PHONY: run test fuzz setup bench bench-ingest bench-warehouse lint lint-python lint-sql clean-home warehouse-stop
 
 $(UV):
 	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" \
@@ -33,6 +33,11 @@ run: setup
 ## make test: the linters, then every test, against a real PostgreSQL, real Airflow, real GX and real dbt
 test: lint
 	$(VENV)/bin/python -m pytest -p no:cacheprovider
+
+## make fuzz: the property-based fuzzing of the loader (tests/fuzz) with many cases; make test runs a few
+fuzz: export WELFARE_FUZZ_EXAMPLES ?= 1000
+fuzz: setup
+	$(VENV)/bin/python -m pytest -p no:cacheprovider tests/fuzz -q
 
 ## make bench: province-scale benchmarks (not part of make test); figures go to $(BENCH_DIR)/results.json
 bench: setup
