@@ -67,7 +67,7 @@ bench-ingest: setup
 	/usr/bin/time -v -o "$(BENCH_DIR)/ingest.time" \
 	  $(VENV)/bin/python -m bench.ingest --sources "$(BENCH_DIR)/sources" --json "$(BENCH_DIR)/ingest.json"
 	$(VENV)/bin/python -m bench.results ingest --time-file "$(BENCH_DIR)/ingest.time" \
-	  --results "$(BENCH_DIR)/results.json" --extra ingest="$(BENCH_DIR)/ingest.json"
+	  --results "$(BENCH_DIR)/results.json" --extra ingest="$(BENCH_DIR)/ingest.json" --limit-rss-mib 4096
 
 ## make bench-warehouse: dbt build of the warehouse on the first drop (full), then after the second (nightly,
 ## incremental); dbt's overhead from the server's statement log (part of make bench; needs its sources)

@@ -69,7 +69,8 @@ def rule_templates(ext: Extract, rules: list[Rule]) -> list[str]:
 
 
 def publish(cur, target, ext: Extract, path: Path, quoted: bool, columns: list[str] | None,
-            duplicate_rows: pl.Series, rules: list[Rule], json_rule: Rule | None, extract_date: date, sha: str,
+            duplicate_rows: pl.Series, rules: list[Rule], json_rule: Rule | None,
+            extract_date: date, sha: str,
             rows_in: int, run_label: str, shrink_check: Callable | None = None) -> Published:
     """The whole file checked and published in the transaction of ``cur``; FileRejected if a chunk
     turns out unreadable or the snapshot shrinks too far (the caller rolls back)."""
@@ -97,6 +98,9 @@ def publish(cur, target, ext: Extract, path: Path, quoted: bool, columns: list[s
 
         def chunks() -> Iterator[bytes]:
             for frame in readers.frames(ext, path, quoted, columns):
+                # cp874 columns of few values arrive as a dictionary (Categorical); typing reads text
+                frame = frame.with_columns(pl.col(c).cast(pl.String) for c, t in frame.schema.items()
+                                           if t == pl.Categorical)
                 t0 = time.monotonic()
                 flags = evaluate(ext, frame, rules, duplicate_rows)
                 if json_rule is not None:

@@ -187,7 +187,7 @@ def check_header(ext: Extract, path: Path) -> list[str]:
 
 
 # ---------------------------------------------------------------- chunks of whole records
-def _check_lines(buf: bytes, first_line: int, name: str) -> None:
+def _check_lines(buf, chunk, name: str) -> None:
     """Refuse a line longer than MAX_LINE_BYTES: every half-bound window must hold a line break, and
     where one does not, the line around it is measured."""
     half = MAX_LINE_BYTES // 2
@@ -198,8 +198,8 @@ def _check_lines(buf: bytes, first_line: int, name: str) -> None:
         end = buf.find(b"\n", i)
         end = len(buf) if end < 0 else end
         if end - start > MAX_LINE_BYTES:
-            line = first_line + buf.count(b"\n", 0, start)
-            raise FileRejected("line_too_long", f"{name}: line {line:,} is longer than {MAX_LINE_BYTES:,} bytes")
+            raise FileRejected("line_too_long",
+                               f"{name}: line {chunk.line(start):,} is longer than {MAX_LINE_BYTES:,} bytes")
 
 
 def _record_end(buf: bytes, quoted: bool) -> int:
@@ -218,37 +218,69 @@ def _record_end(buf: bytes, quoted: bool) -> int:
     return 0
 
 
-def byte_chunks(path: Path, offset: int, quoted: bool) -> Iterator[tuple[int, bytes]]:
-    """(first line number, bytes) of chunks of whole records from ``offset`` on."""
+class Chunk:
+    """Whole records of a file: ``data``, from byte ``offset`` on. Line numbers are counted only when
+    a message needs one (``line``): reading a file does not count its lines."""
+
+    __slots__ = ("_first", "data", "offset", "path")
+
+    def __init__(self, path: Path, offset: int, data: bytearray):
+        self.path, self.offset, self.data = path, offset, data
+        self._first: int | None = None
+
+    def line(self, pos: int = 0) -> int:
+        """The 1-based line number of ``data[pos]``."""
+        if self._first is None:
+            before = 0
+            with open_regular(self.path) as f:
+                left = self.offset
+                while left > 0 and (block := f.read(min(left, 1 << 22))):
+                    before += block.count(b"\n")
+                    left -= len(block)
+            self._first = before + 1
+        return self._first + self.data.count(b"\n", 0, pos)
+
+
+def byte_chunks(path: Path, offset: int, quoted: bool) -> Iterator[Chunk]:
+    """Chunks of whole records from byte ``offset`` on, each in a buffer of its own (no copy of the
+    bytes but the part of a record carried over to the next chunk)."""
     name = path.name
-    line = 1 if offset == 0 else 2
     carry = b""
     with open_regular(path) as f:
         f.seek(offset)
-        eof = False
-        while not eof:
-            parts = [carry]
-            size = len(carry)
-            while size < CHUNK_BYTES:
-                block = f.read(_READ_BYTES)
-                if not block:
-                    eof = True
+        start = offset
+        while True:
+            buf = bytearray(len(carry) + CHUNK_BYTES)
+            buf[:len(carry)] = carry
+            filled = len(carry)
+            view = memoryview(buf)
+            while filled < len(buf):
+                got = f.readinto(view[filled:])
+                if not got:
                     break
-                parts.append(block)
-                size += len(block)
-            buf = b"".join(parts)
+                filled += got
+            view.release()
+            eof = filled < len(buf)
+            del buf[filled:]
             if not buf:
                 return
             end = len(buf) if eof else _record_end(buf, quoted)
             if end == 0:
-                _check_lines(buf, line, name)
-                raise FileRejected("unclosed_quote", f"{name}: a quoted field that opens near line {line:,} does "
-                                   f"not close within {len(buf):,} bytes")
-            chunk, carry = buf[:end], buf[end:]
-            _check_lines(chunk, line, name)
-            if chunk:
-                yield line, chunk
-            line += chunk.count(b"\n")
+                _check_lines(buf, Chunk(path, start, buf), name)
+                raise FileRejected("unclosed_quote", f"{name}: a quoted field that opens near line "
+                                   f"{Chunk(path, start, buf).line():,} does not close within {len(buf):,} bytes")
+            carry = bytes(buf[end:])
+            del buf[end:]
+            chunk = Chunk(path, start, buf)
+            _check_lines(buf, chunk, name)
+            nul = buf.find(b"\x00")
+            if nul >= 0:  # PostgreSQL text cannot hold it, and no encoding of the contract writes it
+                raise FileRejected("encoding", f"{name}: line {chunk.line(nul):,} holds a NUL byte; "
+                                   "the file is not text in its contract's encoding")
+            yield chunk
+            start += end
+            if eof:
+                return
 
 
 # ---------------------------------------------------------------- CSV
@@ -277,8 +309,8 @@ def _decode_cp874(arr, name: str, file: str, rows: str):
     return decoded if len(values) * 4 < len(arr) else decoded.cast(pa.string())
 
 
-def _parse_csv(ext: Extract, data: bytes, columns: list[str], include: list[str], first_row: int,
-               first_line: int, name: str):
+def _parse_csv(ext: Extract, chunk: Chunk, columns: list[str], include: list[str], first_row: int, name: str,
+               decode: bool = True):
     """One chunk of CSV records -> an Arrow table of the ``include`` columns (text; an unquoted empty
     field is NULL, as in COPY CSV)."""
     import pyarrow as pa
@@ -291,9 +323,12 @@ def _parse_csv(ext: Extract, data: bytes, columns: list[str], include: list[str]
         invalid.append((row.number, row.actual_columns))
         return "skip"
 
+    data = chunk.data
     quoted = b'"' in data
-    breaks = data.count(b"\n")
-    lines = f"lines {first_line:,}-{first_line + breaks:,}"
+
+    def lines() -> str:
+        return f"lines {chunk.line():,}-{chunk.line(len(data)):,}"
+
     try:
         table = pcsv.read_csv(
             pa.py_buffer(data),
@@ -308,8 +343,8 @@ def _parse_csv(ext: Extract, data: bytes, columns: list[str], include: list[str]
     except pa.ArrowInvalid as exc:
         text = str(exc)
         if "UTF8" in text or "utf8" in text.lower():
-            raise FileRejected("encoding", f"{name}: {lines} hold bytes that are not {ext.encoding}") from exc
-        raise FileRejected("unreadable", f"{name}: {lines} cannot be read as {ext.encoding} CSV") from exc
+            raise FileRejected("encoding", f"{name}: {lines()} hold bytes that are not {ext.encoding}") from exc
+        raise FileRejected("unreadable", f"{name}: {lines()} cannot be read as {ext.encoding} CSV") from exc
     if invalid and invalid[0][0] is None:  # the parallel reader does not number rows: find the first one
         invalid.clear()
         pcsv.read_csv(pa.py_buffer(data),
@@ -321,29 +356,35 @@ def _parse_csv(ext: Extract, data: bytes, columns: list[str], include: list[str]
     if invalid:
         number, got = invalid[0]
         where = (f"record {first_row + number - 1:,}" if number is not None and number > 0
-                 else f"a record of {lines}")
+                 else f"a record of {lines()}")
         raise FileRejected("field_count", f"{name}: {where} has {got} fields, the contract has {len(columns)}"
                            + (f" ({len(invalid):,} such records in this part of the file)" if len(invalid) > 1 else ""))
-    if binary:
+    if binary and decode:
         rows = f"rows {first_row:,}-{first_row + table.num_rows - 1:,}"
         table = pa.table({c: _decode_cp874(table[c], c, name, rows) for c in include})
     return table
 
 
 # ---------------------------------------------------------------- JSON lines
-def _flat_chunk(ext: Extract, data: bytes) -> bool:
-    """True where a chunk can only hold flat JSON objects with contract keys (one ``{`` a line, no
-    nested list, every key one of the contract's): Polars' reader then reads it whole. Anything else is
-    read line by line, which is exact."""
-    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-    if data.count(b"{") != lines or data.count(b"}") != lines or b"[[" in data or b"[{" in data:
+def _flat_known(ext: Extract, data: bytes, df: pl.DataFrame) -> bool:
+    """True where a chunk Polars read holds only flat JSON objects with the contract's keys: one ``{``
+    a record, no list holding a list or an object, and key separators (``":``) that are exactly the
+    values Polars found plus the explicit nulls, with no key written with a space before its colon.
+    False sends the chunk line by line, which is exact. (Polars itself refuses bytes that are not
+    UTF-8 and nesting deeper than its limit.)"""
+    n = df.height
+    if data.count(b"{") != n:
         return False
-    if b'" :' in data or b'"\t:' in data or b'"\r' in data:
+    brackets = data.count(b"[")
+    if brackets:
+        lists = sum(1 for c in ext.columns if c.type == "list")
+        if brackets > n * lists or b"[[" in data or b"[{" in data:
+            return False
+    separators = data.count(b'":')
+    found = sum(n - df[c].null_count() for c in ext.column_names)
+    if separators != found and separators - data.count(b'":null') != found:
         return False
-    keys = data.count(b'":')
-    known = sum(data.count(b'"' + n.encode() + b'":') for n in ext.column_names)
-    lists = sum(1 for c in ext.columns if c.type == "list")
-    return keys == known and keys >= lines and data.count(b"[") <= lines * lists
+    return data.count(b":") == separators or not (b'" :' in data or b'"\t:' in data or b'"\r:' in data)
 
 
 def _json_value(v):
@@ -361,7 +402,8 @@ def _json_value(v):
     raise ValueError("an object")
 
 
-def _jsonl_by_line(ext: Extract, data: bytes, first_line: int, name: str) -> pl.DataFrame:
+def _jsonl_by_line(ext: Extract, chunk: Chunk, name: str) -> pl.DataFrame:
+    data = chunk.data
     names = ext.column_names
     known = set(names)
     cols: dict[str, list] = {n: [] for n in names}
@@ -369,7 +411,11 @@ def _jsonl_by_line(ext: Extract, data: bytes, first_line: int, name: str) -> pl.
     for i, line in enumerate(data.split(b"\n")):
         if not line.strip():
             continue
-        text = line.decode("utf-8")
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise FileRejected("encoding", f"{name}: line {chunk.line() + i:,} holds bytes that are not UTF-8"
+                               ) from exc
         try:
             doc = json.loads(text)
             if not isinstance(doc, dict):
@@ -377,7 +423,7 @@ def _jsonl_by_line(ext: Extract, data: bytes, first_line: int, name: str) -> pl.
             unknown = [k for k in doc if k not in known]
             if unknown:
                 said = ", ".join(k if _KEY.match(k) else "(a key that is not a name)" for k in unknown[:8])
-                raise FileRejected("schema_drift", f"{name}: schema drift, line {first_line + i:,} carries keys "
+                raise FileRejected("schema_drift", f"{name}: schema drift, line {chunk.line() + i:,} carries keys "
                                    f"not in the contract: {said}")
             values = {n: _json_value(doc.get(n)) for n in names}
         except (ValueError, RecursionError):
@@ -393,25 +439,23 @@ def _jsonl_by_line(ext: Extract, data: bytes, first_line: int, name: str) -> pl.
     return pl.DataFrame(frame)
 
 
-def _parse_jsonl(ext: Extract, data: bytes, first_line: int, name: str) -> pl.DataFrame:
+def _parse_jsonl(ext: Extract, chunk: Chunk, name: str) -> tuple[pl.DataFrame, bool]:
     """One chunk of JSON lines -> every contract key as text (numbers and booleans as JSON writes them,
     a list joined by its separator, ``[]`` as ''), ``_not_json`` and ``_raw_line`` (the line as
-    delivered, where it is not a flat JSON object)."""
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = first_line + data.count(b"\n", 0, exc.start)
-        raise FileRejected("encoding", f"{name}: line {line:,} holds bytes that are not UTF-8") from exc
+    delivered, where it is not a flat JSON object); and whether Polars could read it whole."""
     names = ext.column_names
-    df = None
-    if _flat_chunk(ext, data):
-        try:
-            df = pl.read_ndjson(io.BytesIO(data), schema={n: pl.String for n in names})
-            df = df.with_columns(pl.lit(None, pl.String).alias(RAW_LINE))
-        except Exception:  # noqa: BLE001 - any line Polars cannot read: read this chunk line by line
-            df = None
+    data = chunk.data
+    try:
+        df = pl.read_ndjson(io.BytesIO(data), schema={n: pl.String for n in names})
+    except Exception:  # noqa: BLE001 - any line Polars cannot read: read this chunk line by line
+        df = None
+    if df is not None and not _flat_known(ext, data, df):
+        df = None
+    if df is not None:
+        df = df.with_columns(pl.lit(None, pl.String).alias(RAW_LINE))
+    flat = df is not None
     if df is None:
-        df = _jsonl_by_line(ext, data, first_line, name)
+        df = _jsonl_by_line(ext, chunk, name)
     df = df.with_columns(pl.col(RAW_LINE).is_not_null().alias(NOT_JSON))
     for c in ext.columns:
         if c.type == "list":
@@ -424,7 +468,7 @@ def _parse_jsonl(ext: Extract, data: bytes, first_line: int, name: str) -> pl.Da
                     .otherwise(col).alias(c.name))
             except Exception:  # noqa: BLE001 - a list Polars cannot decode: decode value by value
                 df = df.with_columns(col.map_elements(lambda v, s=sep: _join_list(v, s), return_dtype=pl.String))
-    return df
+    return df, flat
 
 
 def _join_list(v: str | None, sep: str) -> str | None:
@@ -442,15 +486,16 @@ def _join_list(v: str | None, sep: str) -> str | None:
 # ---------------------------------------------------------------- frames
 def frames(ext: Extract, path: Path, quoted: bool, columns: list[str] | None = None,
            only: list[str] | None = None) -> Iterator[pl.DataFrame]:
-    """The file as a stream of frames: ``_row_no`` and the contract columns as delivered (text), or
-    ``only`` those; JSON lines add ``_not_json`` and ``_raw_line``. ``columns``: a CSV file's
-    columns in its order (``check_header``)."""
+    """The file as a stream of frames: ``_row_no`` and the contract columns as delivered (text); JSON
+    lines add ``_not_json`` and ``_raw_line``. ``columns``: a CSV file's columns in its order
+    (``check_header``). ``only``: just these columns, for the first read of a file (its keys): a
+    cp874 file's stay bytes, and JSON lines are not checked for flatness (the second read is)."""
     row = 1
     if ext.format == "csv":
         columns = columns or check_header(ext, path)
         include = only or [c for c in ext.column_names if c in columns]
-        for line, data in byte_chunks(path, header_length(path), quoted):
-            table = _parse_csv(ext, data, columns, include, row, line, path.name)
+        for chunk in byte_chunks(path, header_length(path), quoted):
+            table = _parse_csv(ext, chunk, columns, include, row, path.name, decode=only is None)
             df = pl.from_arrow(table)
             assert isinstance(df, pl.DataFrame)
             want = only or ext.column_names
@@ -459,12 +504,23 @@ def frames(ext: Extract, path: Path, quoted: bool, columns: list[str] | None = N
             yield df.select(pl.int_range(row, row + df.height, dtype=pl.Int64).alias(ROW_NO), *want)
             row += df.height
         return
-    for line, data in byte_chunks(path, 0, False):
-        df = _parse_jsonl(ext, data, line, path.name)
-        want = only or ext.column_names
-        extra = [] if only else [NOT_JSON, RAW_LINE]
-        yield df.select(pl.int_range(row, row + df.height, dtype=pl.Int64).alias(ROW_NO), *extra, *want)
+    for chunk in byte_chunks(path, 0, False):
+        if only:
+            df = _jsonl_keys(ext, chunk, only, path.name)
+            yield df.select(pl.int_range(row, row + df.height, dtype=pl.Int64).alias(ROW_NO), *only)
+        else:
+            df, _ = _parse_jsonl(ext, chunk, path.name)
+            yield df.select(pl.int_range(row, row + df.height, dtype=pl.Int64).alias(ROW_NO), NOT_JSON, RAW_LINE,
+                            *ext.column_names)
         row += df.height
+
+
+def _jsonl_keys(ext: Extract, chunk: Chunk, keys: list[str], name: str) -> pl.DataFrame:
+    """The key columns of a chunk of JSON lines (the first read of the file)."""
+    try:
+        return pl.read_ndjson(io.BytesIO(chunk.data), schema={k: pl.String for k in keys})
+    except Exception:  # noqa: BLE001 - read line by line, exactly as the second read will
+        return _jsonl_by_line(ext, chunk, name).select(keys)
 
 
 def count_records(ext: Extract, path: Path) -> int:

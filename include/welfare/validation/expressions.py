@@ -272,16 +272,23 @@ class DuplicateKeys:
         self._h2.append(self._hash(df, 1000))
 
     def rows(self) -> pl.Series:
-        """Row numbers (1-based) of every row whose key repeats, sorted."""
+        """Row numbers (1-based) of every row whose key repeats, sorted. The first hash is sorted (a
+        copy, 8 bytes a row) and equal neighbours give the repeated values: no hash table over every
+        row. Only the candidate rows are compared on both hashes."""
+        empty = pl.Series(ROW_NO, [], pl.Int64)
         if not self._h1:
-            return pl.Series(ROW_NO, [], pl.Int64)
-        h1 = pl.concat(self._h1)
+            return empty
+        h1 = pl.concat(self._h1, rechunk=True)
         self._h1 = []
-        candidate = (h1.is_duplicated() & h1.is_not_null()).arg_true()
-        h2 = pl.concat(self._h2)
+        ordered = h1.drop_nulls().sort()
+        repeated = ordered.filter(ordered == ordered.shift(1)).unique()
+        del ordered
+        if repeated.len() == 0:
+            self._h2 = []
+            return empty
+        candidate = h1.is_in(repeated.implode()).fill_null(False).arg_true()
+        h2 = pl.concat(self._h2, rechunk=True)
         self._h2 = []
-        if candidate.len() == 0:
-            return pl.Series(ROW_NO, [], pl.Int64)
         pairs = pl.DataFrame({"a": h1.gather(candidate), "b": h2.gather(candidate),
                               ROW_NO: candidate.cast(pl.Int64) + 1})
         return pairs.filter(pl.struct("a", "b").is_duplicated())[ROW_NO].sort()
