@@ -51,6 +51,20 @@ def test_every_extract_has_a_load_task_with_its_asset(dagbag):
         assert dag.get_task("watcher").trigger_rule == "one_failed"
 
 
+def test_loads_are_bounded_in_time_and_a_shrunken_snapshot_can_be_accepted_at_trigger(dagbag):
+    from datetime import timedelta
+
+    from welfare import contract
+    from welfare.orchestration.tasks import LOAD_TIMEOUT_SECONDS
+
+    for system, sys_def in contract.systems().items():
+        dag = dagbag.dags[f"welfare_ingest_{system}"]
+        for name in sys_def.extracts:
+            assert dag.get_task(f"load_{name}").execution_timeout == timedelta(seconds=LOAD_TIMEOUT_SECONDS)
+        param = dag.params.get_param("accept_snapshot_shrink")
+        assert param.value == [] and param.schema["items"]["enum"] == list(sys_def.extracts)
+
+
 def test_dag_files_import_nothing_heavy():
     code = (
         "import sys, runpy, glob\n"
