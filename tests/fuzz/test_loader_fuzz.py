@@ -28,15 +28,15 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import fresh_database
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from welfare import contract, ingest
 from welfare.generate import GenerateOptions, generate
 from welfare.generate.sink import write_manifest
-from welfare.warehouse import ddl
 from welfare.warehouse.sql import connect
 
-EXAMPLES = int(os.environ.get("WELFARE_FUZZ_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("WELFARE_FUZZ_EXAMPLES", "25"))
 SEED_DROP = date(2021, 9, 27)
 SEED_RECORDS = 8
 FIRST_CASE_DATE = date(2001, 1, 1)  # one extract date per case, far from any date the other tests use
@@ -105,14 +105,7 @@ def seeds(tmp_path_factory) -> Seeds:
 @pytest.fixture(scope="module")
 def fuzz_db(warehouse):
     """A database of its own on the embedded cluster, bootstrapped: the fuzz cases touch no other test's data."""
-    with connect(warehouse.dsn.replace(f"dbname={warehouse.database}", "dbname=postgres")) as conn:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f"drop database if exists {DATABASE} with (force)")
-            cur.execute(f"create database {DATABASE}")
-    target = dataclasses.replace(warehouse, database=DATABASE)
-    ddl.bootstrap(target.dsn)
-    return target
+    return fresh_database(warehouse, DATABASE)
 
 
 @pytest.fixture(scope="module", autouse=True)

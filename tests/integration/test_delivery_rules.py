@@ -4,7 +4,6 @@ until an operator accepts it. Real ingest, real dbt, in a database of its own.""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import random
 import shutil
@@ -12,11 +11,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import fresh_database
 from generate_helpers import encode_extract, national_id
 from welfare import contract, ingest
 from welfare.generate.sink import write_manifest
 from welfare.orchestration import tasks
-from welfare.warehouse import ddl
 from welfare.warehouse.sql import connect
 
 VOL = contract.extract("msdhs", "volunteers")
@@ -25,15 +24,7 @@ PAY = contract.extract("lao", "allowance_payments")
 
 @pytest.fixture(scope="module")
 def db(warehouse):
-    name = "delivery_rules"
-    with connect(warehouse.dsn.replace(f"dbname={warehouse.database}", "dbname=postgres")) as conn:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f"drop database if exists {name} with (force)")
-            cur.execute(f"create database {name}")
-    target = dataclasses.replace(warehouse, database=name)
-    ddl.bootstrap(target.dsn)
-    return target
+    return fresh_database(warehouse, "delivery_rules")
 
 
 def q(target, sql, params=None):

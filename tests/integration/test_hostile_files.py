@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import fresh_database
 from generate_helpers import encode_extract, national_id
 from welfare import contract, ingest
 from welfare.generate.sink import write_manifest
@@ -97,6 +98,13 @@ def assert_outcome(target, res, system, extract, d, status, rule, *, secrets=(),
         assert not any(secret in s for s in said), f"{secret} quoted in: {said}"
     return rows[0]
 
+
+
+@pytest.fixture(scope="module")
+def warehouse(warehouse):
+    """A database of this module's own: no other test's deliveries make a previous state here (a
+    snapshot's previous state decides snapshot_shrink)."""
+    return fresh_database(warehouse, "hostile_files")
 
 @pytest.fixture
 def sources(tmp_path, warehouse):

@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from conftest import fresh_database
 from generate_helpers import encode_extract, national_id
 from welfare import contract, ingest
 from welfare.generate.sink import write_manifest
@@ -35,6 +36,13 @@ def q(target, sql, params=None):
         cur.execute(sql, params)
         return cur.fetchall()
 
+
+
+@pytest.fixture(scope="module")
+def warehouse(warehouse):
+    """A database of this module's own: no other test's deliveries make a previous state here (a
+    snapshot's previous state decides snapshot_shrink)."""
+    return fresh_database(warehouse, "ingest_formats")
 
 @pytest.fixture
 def sources(tmp_path, warehouse):

@@ -5,17 +5,16 @@ a plain full comparison would give. Real ingest, real dbt, in a database of its 
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from datetime import date
 from pathlib import Path
 
 import pytest
+from conftest import fresh_database
 from generate_helpers import encode_extract
 from welfare import contract, ingest
 from welfare.generate.sink import write_manifest
 from welfare.orchestration import tasks
-from welfare.warehouse import ddl
 from welfare.warehouse.sql import connect
 
 EXT = contract.extract("cdd", "bmn_indicators")
@@ -38,15 +37,7 @@ def result(household: str, indicator: int, value: str) -> dict:
 
 @pytest.fixture(scope="module")
 def survey_db(warehouse):
-    name = "survey_snapshots"
-    with connect(warehouse.dsn.replace(f"dbname={warehouse.database}", "dbname=postgres")) as conn:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f"drop database if exists {name} with (force)")
-            cur.execute(f"create database {name}")
-    target = dataclasses.replace(warehouse, database=name)
-    ddl.bootstrap(target.dsn)
-    return target
+    return fresh_database(warehouse, "survey_snapshots")
 
 
 def q(target, sql):
