@@ -28,9 +28,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import fresh_database
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from warehouse_helpers import fresh_database
 from welfare import contract, ingest
 from welfare.generate import GenerateOptions, generate
 from welfare.generate.sink import write_manifest

@@ -10,8 +10,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import fresh_database
 from generate_helpers import encode_extract
+from warehouse_helpers import fresh_database
 from welfare import contract, ingest
 from welfare.generate.sink import write_manifest
 from welfare.orchestration import tasks

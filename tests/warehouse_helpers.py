@@ -1,0 +1,21 @@
+"""A database of a test module's own on the session's embedded cluster."""
+
+from __future__ import annotations
+
+
+def fresh_database(warehouse, name: str):
+    """A database of its own on the session's cluster, dropped if it was there and bootstrapped: the
+    tests that use it touch no other test's data."""
+    import dataclasses
+
+    from welfare.warehouse import ddl
+    from welfare.warehouse.sql import connect
+
+    with connect(warehouse.dsn.replace(f"dbname={warehouse.database}", "dbname=postgres")) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f"drop database if exists {name} with (force)")
+            cur.execute(f"create database {name}")
+    target = dataclasses.replace(warehouse, database=name)
+    ddl.bootstrap(target.dsn)
+    return target
