@@ -9,9 +9,12 @@ header, another encoding.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import random
+from datetime import date
+from pathlib import Path
 
 from thai_calendar import format_be_date
 from welfare.contract import Extract
@@ -75,3 +78,23 @@ def encode_extract(ext: Extract, rows: list[dict], header_override: list[str] | 
     text = buf.getvalue()
     encoding = encoding_override or ext.encoding
     return text.encode(encoding)
+
+
+def write_drop(root: Path, system: str, day: date, files: dict[str, bytes], rows: dict[str, int] | None = None,
+               sha: dict[str, str] | None = None, manifest: bytes | None = None) -> Path:
+    """A drop folder ``root/<system>/<day>/`` with these files and a manifest (rows: lines less a CSV
+    header, unless given; sha256 of the bytes, unless given), or ``manifest`` as its bytes."""
+    from welfare.generate.sink import write_manifest
+
+    folder = root / system / day.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+        n = (rows or {}).get(name, data.count(b"\n") - (0 if name.endswith(".jsonl") else 1))
+        entries.append({"name": name, "rows": n, "sha256": (sha or {}).get(name, hashlib.sha256(data).hexdigest())})
+    if manifest is not None:
+        (folder / "_manifest.json").write_bytes(manifest)
+    else:
+        write_manifest(folder, system, day.isoformat(), entries)
+    return folder

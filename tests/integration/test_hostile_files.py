@@ -15,10 +15,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from generate_helpers import encode_extract, national_id
+from generate_helpers import encode_extract, national_id, write_drop
 from warehouse_helpers import fresh_database
 from welfare import contract, ingest
-from welfare.generate.sink import write_manifest
 from welfare.orchestration import tasks
 from welfare.warehouse.sql import connect
 
@@ -34,22 +33,6 @@ def q(target, sql, params=None):
     with connect(target.dsn) as conn, conn.cursor() as cur:
         cur.execute(sql, params)
         return cur.fetchall()
-
-
-def write_drop(root: Path, system: str, d: date, files: dict[str, bytes], rows: dict[str, int] | None = None,
-               manifest: bytes | None = None) -> Path:
-    folder = root / system / d.isoformat()
-    folder.mkdir(parents=True, exist_ok=True)
-    entries = []
-    for name, data in files.items():
-        (folder / name).write_bytes(data)
-        n = (rows or {}).get(name, data.count(b"\n") - (0 if name.endswith(".jsonl") else 1))
-        entries.append({"name": name, "rows": n, "sha256": hashlib.sha256(data).hexdigest()})
-    if manifest is not None:
-        (folder / ingest.MANIFEST).write_bytes(manifest)
-    else:
-        write_manifest(folder, system, d.isoformat(), entries)
-    return folder
 
 
 def volunteers(n: int, seed: int = 1) -> list[dict]:
@@ -99,12 +82,12 @@ def assert_outcome(target, res, system, extract, d, status, rule, *, secrets=(),
     return rows[0]
 
 
-
 @pytest.fixture(scope="module")
 def warehouse(warehouse):
     """A database of this module's own: no other test's deliveries make a previous state here (a
     snapshot's previous state decides snapshot_shrink)."""
     return fresh_database(warehouse, "hostile_files")
+
 
 @pytest.fixture
 def sources(tmp_path, warehouse):

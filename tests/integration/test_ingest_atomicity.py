@@ -8,11 +8,11 @@ import threading
 import time
 from datetime import date, timedelta
 
-from generate_helpers import encode_extract, national_id
+from generate_helpers import encode_extract, national_id, write_drop
 from welfare import contract, ingest
 from welfare.warehouse.sql import connect
 
-from .test_ingest_formats import drop, q
+from .test_ingest_formats import q
 
 D = date(2021, 9, 30)
 N = 150_000
@@ -41,7 +41,7 @@ def kill_when(target, pattern: str, stop: threading.Event, killed: list) -> None
 
 
 def test_a_load_killed_mid_publish_leaves_nothing_and_the_retry_completes(warehouse, tmp_path):
-    drop(tmp_path, "msdhs", {"volunteers.csv": big_volunteers()})
+    write_drop(tmp_path, "msdhs", D, {"volunteers.csv": big_volunteers()})
     ledger_before = q(warehouse, "select count(*) from audit.load_ledger")[0][0]
     raw_before = q(warehouse, "select count(*) from raw.msdhs__volunteers")[0][0]
     quarantine_before = q(warehouse, "select count(*) from audit.quarantine")[0][0]

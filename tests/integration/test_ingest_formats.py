@@ -4,31 +4,16 @@ Great Expectations; no Airflow (the e2e tests cover that)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import date
-from pathlib import Path
 
 import pytest
-from generate_helpers import encode_extract, national_id
+from generate_helpers import encode_extract, national_id, write_drop
 from warehouse_helpers import fresh_database
 from welfare import contract, ingest
-from welfare.generate.sink import write_manifest
 from welfare.warehouse.sql import connect
 
 D = date(2021, 9, 30)
-
-
-def drop(root: Path, system: str, files: dict[str, bytes], rows: dict[str, int] | None = None,
-         sha: dict[str, str] | None = None) -> None:
-    folder = root / system / D.isoformat()
-    folder.mkdir(parents=True, exist_ok=True)
-    entries = []
-    for name, data in files.items():
-        (folder / name).write_bytes(data)
-        entries.append({"name": name, "rows": (rows or {}).get(name, data.count(b"\n") - (0 if name.endswith(".jsonl") else 1)),
-                        "sha256": (sha or {}).get(name, hashlib.sha256(data).hexdigest())})
-    write_manifest(folder, system, D.isoformat(), entries)
 
 
 def q(target, sql, params=None):
@@ -37,12 +22,12 @@ def q(target, sql, params=None):
         return cur.fetchall()
 
 
-
 @pytest.fixture(scope="module")
 def warehouse(warehouse):
     """A database of this module's own: no other test's deliveries make a previous state here (a
     snapshot's previous state decides snapshot_shrink)."""
     return fresh_database(warehouse, "ingest_formats")
+
 
 @pytest.fixture
 def sources(tmp_path, warehouse):
@@ -59,7 +44,7 @@ def test_cp874_csv_with_thai_values(warehouse, sources):
     ]
     data = encode_extract(ext, rows)
     assert "บ้าน".encode("cp874") in data
-    drop(sources, "cdd", {ext.file: data})
+    write_drop(sources, "cdd", D, {ext.file: data})
     res = ingest.ingest_extract(warehouse, sources, "cdd", "villages", D)
     assert (res.status, res.rows_in, res.rows_loaded, res.rows_quarantined) == ("loaded", 4, 2, 2)
     names = q(warehouse, "select village_name from raw.cdd__villages where _load_id = %s order by _row_no",
@@ -78,7 +63,7 @@ def test_jsonl_with_lists_booleans_and_a_broken_line(warehouse, sources):
     bad_date = dict(good, project_id="P3", started_on="2021-02-30")
     lines = [json.dumps(r, ensure_ascii=False) for r in (good, negative, bad_date)] + ["{not json"]
     data = ("\n".join(lines) + "\n").encode()
-    drop(sources, "lao", {ext.file: data}, rows={ext.file: 4})
+    write_drop(sources, "lao", D, {ext.file: data}, rows={ext.file: 4})
     res = ingest.ingest_extract(warehouse, sources, "lao", "welfare_projects", D)
     assert (res.status, res.rows_in, res.rows_loaded, res.rows_quarantined) == ("loaded", 4, 1, 3)
     (row,) = q(warehouse, "select project_id, budget, sufficiency_economy, started_on, beneficiaries "
@@ -98,7 +83,7 @@ def test_jsonl_list_column(warehouse, sources):
         {"lao_code": "6001002", "name": "อบต.ผิดพลาด", "lao_type": "SAO", "district_code": "6001",
          "subdistrict_codes": ["600101", "609999"]},
     ]
-    drop(sources, "lao", {ext.file: encode_extract(ext, rows)})
+    write_drop(sources, "lao", D, {ext.file: encode_extract(ext, rows)})
     res = ingest.ingest_extract(warehouse, sources, "lao", "authorities", D)
     assert (res.rows_loaded, res.rows_quarantined) == (2, 1), res
     got = q(warehouse, "select lao_code, subdistrict_codes, district_code from raw.lao__authorities "
@@ -123,7 +108,7 @@ def test_whole_file_rejections_load_nothing_and_keep_the_file(warehouse, sources
         data = encode_extract(ext, rows, header_override=header)
     elif problem == "encoding":
         data = encode_extract(ext, rows, encoding_override="cp874")
-    drop(sources, "msdhs", {ext.file: data}, **kwargs)
+    write_drop(sources, "msdhs", D, {ext.file: data}, **kwargs)
     before = q(warehouse, "select count(*) from raw.msdhs__volunteers")[0][0]
     res = ingest.ingest_extract(warehouse, sources, "msdhs", "volunteers", D)
     assert res.status == "rejected" and res.failed
