@@ -19,7 +19,8 @@ $(UV):
 
 setup: $(UV)
 	"$$(command -v uv || echo $(HOME)/.local/bin/uv)" sync --frozen --python python3.11
-	mkdir -p "$(WELFARE_HOME)"
+	bash scripts/system-packages.sh
+	mkdir -p -m 0700 "$(WELFARE_HOME)" && chmod 0700 "$(WELFARE_HOME)"
 
 ## make run: generate a small synthetic province and run the real pipeline over it
 run: setup

@@ -17,13 +17,15 @@ def welfare_home(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def warehouse(welfare_home):
-    """A running PostgreSQL cluster started from the machine's server binaries, bootstrapped."""
-    from welfare.warehouse import ddl
+    """A running PostgreSQL cluster started from the machine's server binaries and set up (roles, schemas,
+    grants): the superuser's target, which tests use to arrange and inspect; the components connect
+    as their roles."""
+    from welfare.warehouse import roles, secrets
     from welfare.warehouse.embedded import EmbeddedWarehouse
 
     wh = EmbeddedWarehouse(welfare_home)
     target = wh.start()
-    ddl.bootstrap(target.dsn)
+    roles.setup(target, secrets.password)
     yield target
     wh.stop()
     if wh.server_root != wh.root and not os.environ.get("WELFARE_TEST_HOME"):

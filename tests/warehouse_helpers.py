@@ -4,11 +4,11 @@ from __future__ import annotations
 
 
 def fresh_database(warehouse, name: str):
-    """A database of its own on the session's cluster, dropped if it was there and bootstrapped: the
+    """A database of its own on the session's cluster, dropped if it was there and set up (roles, schemas, grants): the
     tests that use it touch no other test's data."""
     import dataclasses
 
-    from welfare.warehouse import ddl
+    from welfare.warehouse import roles, secrets
     from welfare.warehouse.sql import connect
 
     with connect(warehouse.dsn.replace(f"dbname={warehouse.database}", "dbname=postgres")) as conn:
@@ -17,5 +17,5 @@ def fresh_database(warehouse, name: str):
             cur.execute(f"drop database if exists {name} with (force)")
             cur.execute(f"create database {name}")
     target = dataclasses.replace(warehouse, database=name)
-    ddl.bootstrap(target.dsn)
+    roles.setup(target, secrets.password)
     return target

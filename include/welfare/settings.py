@@ -10,13 +10,33 @@ from urllib.parse import quote, unquote, urlparse
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DAGS_DIR = PROJECT_ROOT / "dags"
-WAREHOUSE_CONN_ID = "welfare_warehouse"
+# Airflow's connection of each component role: welfare_loader (the ingest), welfare_transformer (dbt)
+WAREHOUSE_CONN_IDS = {"loader": "welfare_loader", "transformer": "welfare_transformer"}
 LOCAL_TZ = "Asia/Bangkok"
 
 
 def welfare_home() -> Path:
     """``$WELFARE_HOME``, default ``.local/`` in the checkout (git-ignored)."""
     return Path(os.environ.get("WELFARE_HOME") or PROJECT_ROOT / ".local").resolve()
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` as a private folder of ours: created 0700, a wider mode narrowed, a link refused."""
+    path = Path(path)
+    if path.is_symlink():
+        raise PermissionError(f"{path} is a symbolic link; the project's state folders must be real folders")
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = path.lstat()
+    if st.st_uid == os.geteuid() and st.st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return path
+
+
+def make_home_private() -> Path:
+    """Everything the project writes under ``$WELFARE_HOME`` is private to its user: the home is 0700
+    and this process (and what it starts: Airflow, dbt) creates files 0600 and folders 0700."""
+    os.umask(0o077)
+    return private_dir(welfare_home())
 
 
 def quarantine_dir() -> Path:
@@ -31,6 +51,10 @@ def data_docs_dir() -> Path:
     return welfare_home() / "data_docs"
 
 
+def _dsn_value(v: str) -> str:
+    return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 @dataclass(frozen=True)
 class PgTarget:
     """How to reach the warehouse database."""
@@ -40,6 +64,7 @@ class PgTarget:
     user: str
     database: str
     password: str = ""
+    options: str = ""  # libpq options, e.g. the pseudonym key's session settings for dbt
 
     @property
     def uri(self) -> str:
@@ -49,7 +74,14 @@ class PgTarget:
     @property
     def dsn(self) -> str:
         parts = f"host={self.host} port={self.port} user={self.user} dbname={self.database}"
-        return parts + (f" password={self.password}" if self.password else "")
+        if self.password:
+            parts += " password=" + _dsn_value(self.password)
+        if self.options:
+            parts += " options=" + _dsn_value(self.options)
+        return parts
+
+    def __repr__(self) -> str:  # never a password or a key in a log line or a traceback
+        return f"PgTarget(user={self.user!r}, host={self.host!r}, port={self.port}, database={self.database!r})"
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -63,7 +95,7 @@ class PgTarget:
             "WELFARE_PG_USER": self.user,
             "WELFARE_PG_PASSWORD": self.password,
             "WELFARE_PG_DATABASE": self.database,
-            "AIRFLOW_CONN_" + WAREHOUSE_CONN_ID.upper(): self.uri,
+            **({"PGOPTIONS": self.options} if self.options else {}),
         }
 
     @classmethod

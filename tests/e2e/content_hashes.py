@@ -27,7 +27,9 @@ import tempfile
 from pathlib import Path
 
 # The end-to-end province: the same drops `tests/e2e/test_pipeline.py` runs.
-E2E_PROVINCE = {"scale": 0.004, "seed": 7, "drops": "2021-09-27,2021-09-28,2021-09-29,2021-09-30=2021-09-29"}
+E2E_PROVINCE = {"scale": 0.004, "seed": 7, "drops": "2021-09-27,2021-09-28,2021-09-29,2021-09-30=2021-09-29",
+                # a test key, known to be public: the hashes below hold the person_keys it gives
+                "pseudonym_key": "e2e0" * 16}
 RECORD = Path(__file__).with_name("content_hashes.json")
 SCHEMAS = ("marts", "restricted", "snapshots")
 # When a row was written, not what it says.
@@ -62,6 +64,7 @@ def _record(out: Path) -> int:
     """Generate the end-to-end province, run the real pipeline over it in a scratch home, write the hashes."""
     home = Path(tempfile.mkdtemp(prefix="welfare-hashes-"))
     os.environ["WELFARE_HOME"] = str(home)
+    os.environ["WELFARE_PSEUDONYM_KEY"] = E2E_PROVINCE["pseudonym_key"]
     from welfare.cli import main as welfare
 
     sources = home / "sources"
@@ -73,9 +76,9 @@ def _record(out: Path) -> int:
     if rc not in (0, 3):
         print(f"content_hashes: welfare run failed ({rc}); home kept at {home}", file=sys.stderr)
         return rc
-    from welfare.cli import _target
+    from welfare.warehouse import connections
 
-    hashes = content_hashes(_target().dsn)
+    hashes = content_hashes(connections.admin_target().dsn)
     out.write_text(json.dumps(hashes, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(f"content_hashes: {len(hashes)} tables written to {out} (home {home})")
     welfare(["warehouse", "stop"])

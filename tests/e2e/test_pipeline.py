@@ -29,18 +29,6 @@ SCALE = E2E_PROVINCE["scale"]
 
 
 @pytest.fixture(scope="module")
-def sources(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("sources")
-    generate(GenerateOptions(out=out, scale=SCALE, seed=E2E_PROVINCE["seed"], drops=DROPS, resends=RESENDS, defects="default"))
-    return out
-
-
-@pytest.fixture(scope="module")
-def first_run(warehouse, sources):
-    return welfare(["run", "--sources", str(sources)])
-
-
-@pytest.fixture(scope="module")
 def monkeypatch_module():
     mp = pytest.MonkeyPatch()
     yield mp

@@ -36,14 +36,12 @@ def cmd_calibrate(args) -> int:
     return 0 if all(h["within_5pct"] is not False for h in result["headlines"]) else 1
 
 
-def _target():
-    """The warehouse: WELFARE_WAREHOUSE_URI if set (a deployed PostgreSQL), else the embedded one."""
-    from welfare.settings import PgTarget
-    from welfare.warehouse.embedded import EmbeddedWarehouse
+def _target(role: str = "bi_reader"):
+    """The warehouse as ``role``: a deployed PostgreSQL (WELFARE_WAREHOUSE_URI) or the embedded one.
+    Every command connects with the least role that does its work; none as the superuser."""
+    from welfare.warehouse import connections
 
-    if os.environ.get("WELFARE_WAREHOUSE_URI"):
-        return PgTarget.from_uri(os.environ["WELFARE_WAREHOUSE_URI"])
-    return EmbeddedWarehouse.default().start()
+    return connections.role_target(role)
 
 
 EXIT_FAILED = 1         # the pipeline itself failed
@@ -70,8 +68,7 @@ def cmd_run(args) -> int:
         print(f"welfare run: no complete drop (a folder <system>/<YYYY-MM-DD>/ with _manifest.json) under {sources}",
               file=sys.stderr)
         return 2
-    target = _target()
-    rows = report.load_rows(target)
+    rows = report.load_rows(_target("auditor"))
     wanted = {d for d in summary.dates}
     rows = [r for r in rows if r["extract_date"] in wanted]
     print()
@@ -80,7 +77,7 @@ def cmd_run(args) -> int:
     out = reports_dir()
     out.mkdir(parents=True, exist_ok=True)
     kpi_csv = out / "kpi_values.csv"
-    n = export_kpis(target, kpi_csv)
+    n = export_kpis(_target("bi_reader"), kpi_csv)
     (out / "load_report.txt").write_text(report.format_rows(rows) + "\n", encoding="utf-8")
     print()
     print(f"Indicators: {n} rows in marts.kpi_values (psql: `welfare warehouse psql`), exported to {kpi_csv}")
@@ -119,7 +116,7 @@ def cmd_accept(args) -> int:
     if not sources.is_dir():
         print("welfare accept: give --sources (or set WELFARE_SOURCES): the folder of the drops", file=sys.stderr)
         return 2
-    target = _target()
+    target = _target("loader")
     tasks.bootstrap_once(target)
     who = args.by or getpass.getuser()
     sha = tasks.accept(target, ext.system, ext.name, args.date, who, note=args.note)
@@ -163,20 +160,28 @@ def cmd_kpis(args) -> int:
 def cmd_report(args) -> int:
     from welfare.ingest import report
 
-    print(report.load_report(_target(), system=args.system, extract_date=args.date))
+    print(report.load_report(_target("auditor"), system=args.system, extract_date=args.date))
     return 0
 
 
+PSQL_ROLES = ("analyst", "bi_reader", "auditor")  # and caseworker logins; never a component role
+
+
 def cmd_warehouse(args) -> int:
-    from welfare.warehouse import ddl
+    from welfare.warehouse import connections, roles
     from welfare.warehouse.embedded import EmbeddedWarehouse, WarehouseError
 
     wh = EmbeddedWarehouse.default()
     try:
-        if args.action == "start":
-            t = wh.start()
-            ddl.bootstrap(t.dsn)
-            print(f"warehouse running: {t.uri}")
+        if args.action in ("start", "setup"):
+            if args.action == "start" and os.environ.get("WELFARE_ADMIN_URI"):
+                print("welfare warehouse start: WELFARE_ADMIN_URI names a deployed server; use `setup`",
+                      file=sys.stderr)
+                return 2
+            admin = connections.setup()
+            print(f"warehouse {'running and ' if args.action == 'start' else ''}set up: "
+                  f"{admin.host}:{admin.port}/{admin.database}; roles: {', '.join(roles.ROLES.values())} "
+                  f"(owned by {roles.OWNER}); passwords: WELFARE_<ROLE>_PASSWORD or $WELFARE_HOME/secrets")
         elif args.action == "stop":
             wh.stop()
             print("warehouse stopped")
@@ -184,23 +189,127 @@ def cmd_warehouse(args) -> int:
             print(json.dumps(wh.status(), indent=2))
             return 0 if wh.running() else 3
         elif args.action == "psql":
-            t = wh.start()
-            psql = Path(json.loads(wh.config_file.read_text())["bindir"]) / "psql"
-            return subprocess.call([str(psql) if psql.exists() else "psql", t.uri, *args.psql_args])
+            role = args.as_role
+            not_a_person = {"owner", roles.OWNER, "welfare", "postgres"} | {
+                n for r in ("loader", "transformer", "caseworker") for n in (r, roles.ROLES[r])}
+            if role in not_a_person:
+                print(f"welfare warehouse psql: {role} is a component's role, not a person's; use --as "
+                      f"{', '.join(PSQL_ROLES)} or a caseworker login", file=sys.stderr)
+                return 2
+            t = _target(role)
+            psql = "psql"
+            if not os.environ.get("WELFARE_WAREHOUSE_URI"):
+                wh.start()
+                found = Path(json.loads(wh.config_file.read_text())["bindir"]) / "psql"
+                psql = str(found) if found.exists() else "psql"
+            env = {**os.environ, "PGPASSWORD": t.password}  # not on the command line, where `ps` shows it
+            uri = t.uri.replace(":" + _quote(t.password) + "@", "@", 1) if t.password else t.uri
+            return subprocess.call([psql, uri, *args.psql_args], env=env)
     except WarehouseError as exc:
         print(f"welfare warehouse {args.action}: {exc}", file=sys.stderr)
         return 2
     return 0
 
 
+def _quote(v: str) -> str:
+    from urllib.parse import quote
+
+    return quote(v)
+
+
 def cmd_airflow(args) -> int:
-    """Run the airflow CLI with the project's environment (AIRFLOW_HOME, dags folder, connection)."""
+    """Run the airflow CLI with the project's environment (AIRFLOW_HOME, dags folder, connections)."""
     from welfare.cli import runner
 
-    wh_target = _target()
-    env = runner.airflow_env(wh_target, Path(args.sources) if args.sources else None)
+    env = runner.airflow_env(Path(args.sources) if args.sources else None)
     runner.ensure_airflow(env)
     return subprocess.call([runner.airflow_bin(), *args.airflow_args], env=env)
+
+
+def cmd_caseworker(args) -> int:
+    """Which caseworker login serves which districts (the row security of the follow-up lists)."""
+    import getpass
+
+    from welfare.warehouse import connections, roles, secrets
+    from welfare.warehouse.sql import connect
+
+    if args.action != "list" and not args.login:
+        print(f"welfare caseworker {args.action}: name the login", file=sys.stderr)
+        return 2
+    admin = connections.admin_target()
+    try:
+        if args.action == "grant":
+            if not args.districts:
+                print("welfare caseworker grant: name the districts (60DD ...)", file=sys.stderr)
+                return 2
+            roles.grant_districts(admin, args.login, args.districts, secrets.password(args.login),
+                                  granted_by=getpass.getuser())
+            print(f"{args.login} serves {', '.join(args.districts)}; log in with "
+                  f"`welfare warehouse psql --as {args.login}` (password: WELFARE_{args.login.upper()}_PASSWORD "
+                  "or $WELFARE_HOME/secrets)")
+        elif args.action == "revoke":
+            n = roles.revoke_districts(admin, args.login, args.districts or None)
+            print(f"{args.login}: {n} district(s) revoked")
+    except ValueError as exc:
+        print(f"welfare caseworker {args.action}: {exc}", file=sys.stderr)
+        return 2
+    if args.action == "list":
+        with connect(admin.dsn) as conn, conn.cursor() as cur:
+            cur.execute("select login, string_agg(district_code, ' ' order by district_code), max(granted_at) "
+                        "from access.caseworker_districts group by login order by login")
+            for login, districts, at in cur.fetchall():
+                print(f"{login:<24} {districts}  (last granted {at:%Y-%m-%d})")
+    return 0
+
+
+def cmd_rotate_key(args) -> int:
+    """A new pseudonym key, then every model that holds a person_key rebuilt from scratch."""
+    from welfare.orchestration import tasks
+    from welfare.warehouse import connections, secrets
+
+    if not args.rebuild_only:
+        try:
+            secrets.rotate_pseudonym_key()
+        except secrets.SecretError as exc:
+            print(f"welfare rotate-key: {exc}", file=sys.stderr)
+            return 2
+        print("a new pseudonym key is in $WELFARE_HOME/secrets/pseudonym.key; the old one is gone")
+    transformer = connections.role_target("transformer")
+    tasks.run_dbt(transformer, ROTATION_REBUILD)
+    tasks.run_dbt(transformer, ["test"])
+    print("every model rebuilt under the new key: no person_key of the old key remains")
+    return 0
+
+
+# Every model rebuilt from the current state; the run history of S1.1 holds no key and is kept.
+ROTATION_REBUILD = ["run", "--full-refresh", "--exclude", "int_person_register_measurements",
+                    "person_register_measurements"]
+
+
+def cmd_access_log(args) -> int:
+    from welfare.warehouse import access_log
+
+    access_log.collect()
+    rows = access_log.entries(since=args.since, user=args.user)
+    if args.json:
+        for r in rows:
+            print(json.dumps(r, ensure_ascii=False))
+    else:
+        print(access_log.format_entries(rows))
+    return 0
+
+
+def _since(value: str):
+    from datetime import datetime
+
+    from welfare.settings import LOCAL_TZ
+
+    d = datetime.fromisoformat(value)
+    if d.tzinfo is None:
+        from zoneinfo import ZoneInfo
+
+        d = d.replace(tzinfo=ZoneInfo(LOCAL_TZ))
+    return d
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -250,10 +359,32 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--date", type=date.fromisoformat)
     rep.set_defaults(func=cmd_report)
 
-    w = sub.add_parser("warehouse", help="the embedded PostgreSQL warehouse under $WELFARE_HOME")
-    w.add_argument("action", choices=["start", "stop", "status", "psql"])
+    w = sub.add_parser("warehouse", help="the embedded PostgreSQL warehouse under $WELFARE_HOME: start (and set "
+                                         "up), setup (roles, schemas, grants; WELFARE_ADMIN_URI for a deployed "
+                                         "server), stop, status, psql --as ROLE")
+    w.add_argument("action", choices=["start", "setup", "stop", "status", "psql"])
+    w.add_argument("--as", dest="as_role", default="analyst",
+                   help="psql: the role to log in as: analyst (default), bi_reader, auditor, or a caseworker login")
     w.add_argument("psql_args", nargs=argparse.REMAINDER)
     w.set_defaults(func=cmd_warehouse)
+
+    cw = sub.add_parser("caseworker", help="caseworker logins and the districts each serves (row security of "
+                                           "the follow-up lists in restricted)")
+    cw.add_argument("action", choices=["grant", "revoke", "list"])
+    cw.add_argument("login", nargs="?", help="the caseworker's login (made on first grant)")
+    cw.add_argument("districts", nargs="*", help="district codes 60DD")
+    cw.set_defaults(func=cmd_caseworker)
+
+    rk = sub.add_parser("rotate-key", help="a new pseudonym key, then every model holding person_key rebuilt")
+    rk.add_argument("--rebuild-only", action="store_true",
+                    help="the key was rotated where WELFARE_PSEUDONYM_KEY is kept: rebuild only")
+    rk.set_defaults(func=cmd_rotate_key)
+
+    al = sub.add_parser("access-log", help="who read which relation and when (the human roles' reads)")
+    al.add_argument("--since", type=_since, help="from this date or time (Asia/Bangkok unless it says)")
+    al.add_argument("--user", help="one login only")
+    al.add_argument("--json", action="store_true", help="one JSON object a line")
+    al.set_defaults(func=cmd_access_log)
 
     a = sub.add_parser("airflow", help="the airflow CLI with the project's environment, e.g. `welfare airflow dags list`")
     a.add_argument("--sources", help="sources root for the run (WELFARE_SOURCES)")
@@ -265,8 +396,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     import logging
 
+    from welfare.settings import make_home_private
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    make_home_private()  # 0700 home; this process and what it starts write files 0600
     return args.func(args)
 
 

@@ -13,18 +13,22 @@ from datetime import date
 from pathlib import Path
 
 from welfare import ingest
-from welfare.settings import DAGS_DIR, PROJECT_ROOT, PgTarget, welfare_home
-from welfare.warehouse import ddl
-from welfare.warehouse.embedded import EmbeddedWarehouse
+from welfare.settings import DAGS_DIR, PROJECT_ROOT, welfare_home
 
 log = logging.getLogger(__name__)
 WAREHOUSE_DAG = "welfare_warehouse"
 
 
-def airflow_env(target: PgTarget, sources: Path | None = None) -> dict[str, str]:
+def airflow_env(sources: Path | None = None) -> dict[str, str]:
+    """Airflow's environment: its home, the project's DAGs, and the warehouse connections of the two
+    component roles (the loader for the ingest, the transformer for dbt); never the superuser."""
+    from welfare.settings import WAREHOUSE_CONN_IDS
+    from welfare.warehouse import connections
+
     home = welfare_home() / "airflow"
     env = dict(os.environ)
-    env.update(target.env())
+    for role, conn_id in WAREHOUSE_CONN_IDS.items():
+        env["AIRFLOW_CONN_" + conn_id.upper()] = connections.role_target(role).uri
     env.update({
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
@@ -35,6 +39,9 @@ def airflow_env(target: PgTarget, sources: Path | None = None) -> dict[str, str]
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        # task logs hold file names and reasons: private like everything under $WELFARE_HOME
+        "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS": "0o600",
+        "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS": "0o700",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "GX_ANALYTICS_ENABLED": "False",
         "DO_NOT_TRACK": "1",
@@ -88,7 +95,7 @@ def dags_test(dag_id: str, extract_date: date, env: dict[str, str], sources: Pat
     logs = welfare_home() / "runs"
     logs.mkdir(parents=True, exist_ok=True)
     log_file = logs / f"{extract_date.isoformat()}__{dag_id}.log"
-    conf = json.dumps({"sources": str(Path(sources).resolve()), "extract_date": extract_date.isoformat()})
+    conf = json.dumps({"extract_date": extract_date.isoformat()})  # the sources root is WELFARE_SOURCES
     t0 = time.monotonic()
     with open(log_file, "w") as out:
         proc = subprocess.run(
@@ -109,10 +116,10 @@ def final_state(log_text: str) -> str:
 
 
 def run_pipeline(sources: Path, until: date | None = None, echo=print) -> RunSummary:
-    wh = EmbeddedWarehouse.default()
-    target = wh.start()
-    ddl.bootstrap(target.dsn)
-    env = airflow_env(target, sources)
+    from welfare.warehouse import connections
+
+    connections.setup()  # the superuser's only use: roles, schemas, grants
+    env = airflow_env(sources)
     ensure_airflow(env)
     summary = RunSummary()
     drops = ingest.complete_drop_dates(sources)

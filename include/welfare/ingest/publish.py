@@ -33,7 +33,7 @@ from welfare.ingest.outcome import FileRejected
 from welfare.validation.expressions import NOT_JSON, RAW_LINE, ROW_NO, be_date, evaluate, iso_date, trim
 from welfare.validation.rules import Rule
 from welfare.warehouse import ddl
-from welfare.warehouse.sql import q, sql_literal
+from welfare.warehouse.sql import q
 
 
 @dataclass
@@ -83,10 +83,10 @@ def publish(cur, target, ext: Extract, path: Path, quoted: bool, columns: list[s
         "rows_quarantined) values (%s, %s, %s, %s, %s, %s, 0, 0) returning load_id",
         (ext.system, ext.name, extract_date, ext.file, sha, rows_in))
     load_id = cur.fetchone()[0]
+    # the owner's function makes the partition (the loader may create no table in raw): _load_id, _row_no
+    # and the contract's typed columns; the load's constant columns are added before it is attached
+    cur.execute("select util.raw_partition_create(%s)", (load_id,))
     partition = ddl.raw_partition(ext, load_id)
-    typed_ddl = ", ".join(f"{q(c.name)} {ddl.SQL_TYPES[c.type]}" for c in ext.columns)
-    cur.execute(f"create table {partition} (_load_id bigint not null default {int(load_id)} "
-                f"check (_load_id = {int(load_id)}), _row_no bigint not null, {typed_ddl})")
     typed = typed_columns(ext)
     meta = pl.DataFrame({"rule": names, "rule_order": list(range(len(all_rules))),
                          "col": [r.column or "" for r in all_rules], "template": rule_templates(ext, all_rules)})
@@ -156,14 +156,9 @@ def publish(cur, target, ext: Extract, path: Path, quoted: bool, columns: list[s
 
     if shrink_check is not None:
         shrink_check(cur, partition, quarantined)
-    cur.execute(
-        f"alter table {partition} "
-        f"add column _system text not null default {sql_literal(ext.system)}, "
-        f"add column _extract text not null default {sql_literal(ext.name)}, "
-        f"add column _extract_date date not null default {sql_literal(extract_date.isoformat())}, "
-        f"add column _source_file text not null default {sql_literal(ext.file)}, "
-        f"add column _loaded_at timestamptz not null default now()")
-    cur.execute(f"alter table {ddl.raw_table(ext)} attach partition {partition} for values in ({int(load_id)})")
+    # the constant columns (_system, _extract, _extract_date, _source_file, _loaded_at) as defaults, no
+    # row rewritten; then the partition is attached to raw.<system>__<extract>
+    cur.execute("select util.raw_partition_attach(%s)", (load_id,))
     cur.execute("select rule, count(distinct row_no) from _failure group by rule")
     by_rule = dict(cur.fetchall())
     cur.execute("update audit.load_ledger set rows_loaded = %s, rows_quarantined = %s where load_id = %s",

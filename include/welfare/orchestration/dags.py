@@ -61,6 +61,10 @@ def ingest_dag(system: str, doc_md: str | None = None):
         default_args=DEFAULT_ARGS,
         tags=["welfare", "ingest", system],
         params={
+            "extract_date": Param(
+                None, type=["null", "string"], format="date", title="Drop date",
+                description="The drop to load (YYYY-MM-DD); empty: the run's logical date in Asia/Bangkok. "
+                            "The sources root is the deployment's (WELFARE_SOURCES), never a trigger's."),
             "accept_snapshot_shrink": Param(
                 [], type="array", items={"type": "string", "enum": list(sys_def.extracts)},
                 title="Accept a shrunken snapshot",
@@ -152,7 +156,7 @@ def warehouse_dag(doc_md: str | None = None):
         def dbt_build() -> None:
             from welfare.orchestration import tasks
 
-            tasks.run_dbt(tasks.warehouse_target(), ["build", "--fail-fast"])
+            tasks.run_dbt(tasks.warehouse_target("transformer"), ["build", "--fail-fast"])
 
         @task
         def dbt_docs() -> None:
@@ -160,7 +164,7 @@ def warehouse_dag(doc_md: str | None = None):
             $WELFARE_HOME/dbt/target: index.html, manifest.json, catalog.json."""
             from welfare.orchestration import tasks
 
-            tasks.run_dbt(tasks.warehouse_target(), ["docs", "generate"])
+            tasks.run_dbt(tasks.warehouse_target("transformer"), ["docs", "generate"])
 
         dbt_build() >> dbt_docs()
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from welfare import ingest
 from welfare.ingest.drops import misnamed_drop
-from welfare.settings import DBT_PROJECT_DIR, LOCAL_TZ, WAREHOUSE_CONN_ID, PgTarget, welfare_home
+from welfare.settings import DBT_PROJECT_DIR, LOCAL_TZ, WAREHOUSE_CONN_IDS, PgTarget, welfare_home
 
 log = logging.getLogger(__name__)
 
@@ -135,26 +135,35 @@ def acceptance_of(context, extract: str) -> str | None:
     if extract not in listed:
         return None
     run = context.get("dag_run")
-    who = getattr(run, "triggering_user_name", None) or conf.get("accepted_by") or "an Airflow user"
+    who = getattr(run, "triggering_user_name", None) or "an Airflow user"
     return f"{who} (Airflow run {context.get('run_id')})"
 
 
-_BOOTSTRAPPED: set[str] = set()
+_READY: set[str] = set()
 
 
 def bootstrap_once(target: PgTarget) -> None:
+    """The warehouse must have been set up (`welfare warehouse setup`, as its superuser): the
+    components' roles create no schema and run no migration."""
     from welfare.warehouse import ddl
 
-    if target.uri not in _BOOTSTRAPPED:
-        ddl.bootstrap(target.dsn)
-        _BOOTSTRAPPED.add(target.uri)
+    if target.uri not in _READY:
+        ddl.require_setup(target.dsn)
+        _READY.add(target.uri)
 
 
 def dbt_env(target: PgTarget) -> dict[str, str]:
+    """dbt's environment: the connection, its role (what dbt creates is the owner's) and the pseudonym
+    key as two session settings (never in the SQL dbt compiles or logs)."""
+    import dataclasses
+
+    from welfare.warehouse import roles, secrets
+
     home = welfare_home()
     env = dict(os.environ)
-    env.update(target.env())
+    env.update(dataclasses.replace(target, options=secrets.pseudonym_session_options()).env())
     env.update({
+        "WELFARE_PG_ROLE": roles.OWNER,
         "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
         "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
         "DBT_TARGET_PATH": str(home / "dbt" / "target"),
@@ -179,27 +188,37 @@ def run_dbt(target: PgTarget, args: list[str]) -> None:
 
 
 # ---------------------------------------------------------------- Airflow glue
-def warehouse_target() -> PgTarget:
-    """The warehouse, from Airflow's connection ``welfare_warehouse`` (env AIRFLOW_CONN_WELFARE_WAREHOUSE)."""
+def warehouse_target(role: str = "loader") -> PgTarget:
+    """The warehouse as a component role, from Airflow's connection of that role: ``welfare_loader``
+    (env AIRFLOW_CONN_WELFARE_LOADER) for the ingest, ``welfare_transformer`` for dbt and the purge."""
     from airflow.sdk import Connection
 
-    conn = Connection.get(WAREHOUSE_CONN_ID)
-    return PgTarget(host=conn.host or "127.0.0.1", port=int(conn.port or 5432), user=conn.login or "welfare",
+    conn = Connection.get(WAREHOUSE_CONN_IDS[role])
+    return PgTarget(host=conn.host or "127.0.0.1", port=int(conn.port or 5432), user=conn.login or "",
                     password=conn.password or "", database=conn.schema or "welfare")
 
 
-def run_params(context) -> tuple[Path, date]:
-    """The sources root and the drop date of this run.
+# What a manual trigger may say: the drop date, and the shrunken snapshots it accepts. Never a path: the
+# sources root is the deployment's configuration ($WELFARE_SOURCES).
+TRIGGER_KEYS = frozenset({"extract_date", "accept_snapshot_shrink"})
 
-    The drop date is the run's logical date in Asia/Bangkok; ``dag_run.conf``
-    may set ``extract_date`` and ``sources`` (default ``$WELFARE_SOURCES``).
-    """
+
+def run_params(context) -> tuple[Path, date]:
+    """The sources root ($WELFARE_SOURCES) and the drop date of this run: the run's logical date in
+    Asia/Bangkok, or the ``extract_date`` a manual trigger gives."""
     conf = (context.get("dag_run").conf if context.get("dag_run") else None) or {}
-    sources = conf.get("sources") or os.environ.get("WELFARE_SOURCES")
+    unknown = sorted(set(conf) - TRIGGER_KEYS)
+    if unknown:
+        raise DataProblem(f"this DAG takes only {sorted(TRIGGER_KEYS)} at trigger, not {unknown}: the sources "
+                          "root comes from the deployment's configuration (WELFARE_SOURCES)")
+    sources = os.environ.get("WELFARE_SOURCES")
     if not sources:
-        raise DataProblem("no sources root: set WELFARE_SOURCES or pass {'sources': ...} in the run's conf")
+        raise DataProblem("no sources root: the deployment sets WELFARE_SOURCES")
     if conf.get("extract_date"):
-        d = date.fromisoformat(conf["extract_date"])
+        try:
+            d = date.fromisoformat(str(conf["extract_date"]))
+        except ValueError:
+            raise DataProblem(f"extract_date must be a date YYYY-MM-DD, not {conf['extract_date']!r}") from None
     else:
         d = context["logical_date"].in_timezone(LOCAL_TZ).date()
     return Path(sources), d

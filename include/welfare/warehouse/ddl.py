@@ -198,12 +198,35 @@ def _migrate_measurement_history(cur) -> None:
         cur.execute("alter table intermediate.person_register_measurements rename to int_person_register_measurements")
 
 
-def bootstrap(dsn: str) -> None:
-    """Create (if missing) every schema, function and raw table the ingest needs."""
+def bootstrap(dsn: str, role: str | None = None) -> None:
+    """Create (if missing) every schema, function and raw table the ingest needs, as ``role`` (the
+    owner, when the set-up runs it: :func:`welfare.warehouse.roles.setup`)."""
     with connect(dsn) as conn, conn.cursor() as cur:
         cur.execute("select pg_advisory_xact_lock(hashtext('welfare.bootstrap'))")
+        if role:
+            cur.execute(f"set local role {q(role)}")
         cur.execute("create schema if not exists raw")
         _migrate_unpartitioned(cur)
         _migrate_measurement_history(cur)
         cur.execute(bootstrap_sql())
         conn.commit()
+
+
+class NotSetUp(RuntimeError):
+    pass
+
+
+def require_setup(dsn: str) -> None:
+    """Fails clearly when the warehouse was not set up (or was set up by an older version): the
+    components' roles may not create schemas or migrate, `welfare warehouse setup` does."""
+    with connect(dsn) as conn, conn.cursor() as cur:
+        # from the catalogs: a component's role may have no usage of every schema
+        cur.execute("select (select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                    "        where (n.nspname, c.relname) in (('audit', 'load_ledger'), "
+                    "                                         ('access', 'caseworker_districts'))) = 2 "
+                    "and exists (select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
+                    "            where n.nspname = 'util' and p.proname = 'raw_partition_create')")
+        ready = cur.fetchone()[0]
+    if not ready:
+        raise NotSetUp("the warehouse is not set up: run `welfare warehouse setup` (as its superuser, "
+                       "WELFARE_ADMIN_URI) before the components connect")

@@ -2,7 +2,8 @@
 -- เบี้ยยังชีพ: one row per allowance payment (current version of each payment_id), with the
 -- paying authority's district, the fiscal year and the improper-payment flags of G.3: the
 -- published face of int_allowance_payments_flagged, which keeps them incrementally. No national id
--- or name: person_key (macros/person_key.sql).
+-- or name: person_key (macros/person_key.sql), and nothing derived from the
+-- exact birth or death date (intermediate keeps the hash its incremental runs compare).
 with payments as (
     select * from {{ ref('int_allowance_payments_flagged') }}
 ),
@@ -26,8 +27,7 @@ final as (
         is_underage_elderly::boolean as is_underage_elderly,
         is_improper::boolean as is_improper,
         is_linked::boolean as is_linked,
-        improper_reasons::text as improper_reasons,
-        person_state_hash::text as person_state_hash
+        improper_reasons::text as improper_reasons
     from payments
 )
 

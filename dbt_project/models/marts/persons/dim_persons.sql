@@ -1,5 +1,5 @@
--- บุคคล: the person register as analysts see it, one row per person_key (md5 of the national id
--- for now; the privacy issue replaces it with a keyed pseudonym). No national id, name or exact
+-- บุคคล: the person register as analysts see it, one row per person_key (the keyed
+-- pseudonym: HMAC-SHA-256 of the national id, macros/person_key.sql). Analyst tier only. No national id, name or exact
 -- dates: birth year and death year (Common Era) instead.
 with persons as (
     select * from {{ ref('int_person_register') }}
