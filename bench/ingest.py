@@ -25,7 +25,7 @@ from datetime import date
 from pathlib import Path
 
 from welfare import ingest
-from welfare.warehouse import ddl
+from welfare.warehouse import connections, roles, secrets
 from welfare.warehouse.embedded import EmbeddedWarehouse, find_bindir
 from welfare.warehouse.sql import connect
 
@@ -77,8 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     floor_by_file = {f"{system}/{path.name}": round(timings[2 + 2 * i], 2) if len(timings) > 2 + 2 * i else None
                      for i, (system, _, _, path) in enumerate(files)}
 
-    target = recreate_database(admin, "welfare_bench_ingest")
-    ddl.bootstrap(target.dsn)
+    admin_db = recreate_database(admin, "welfare_bench_ingest")
+    roles.setup(admin_db, secrets.password)
+    target = connections.role_target("loader", base=admin_db)  # the ingest as it runs: the loader role
     t0 = time.monotonic()
     results = [ingest.ingest_extract(target, sources, system, name, day, threshold=1.0)
                for system, name, _, _ in files]

@@ -30,7 +30,7 @@ from pathlib import Path
 from welfare import ingest
 from welfare.orchestration import tasks
 from welfare.settings import PgTarget
-from welfare.warehouse import ddl
+from welfare.warehouse import connections, roles, secrets
 from welfare.warehouse.embedded import EmbeddedWarehouse
 from welfare.warehouse.sql import connect
 
@@ -43,15 +43,44 @@ INCREMENTAL_LIMIT = 0.25
 LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+) \S+ \[\d+\] LOG:  duration: ([0-9.]+) ms")
 
 
+JSON_DURATION = re.compile(r"^duration: ([0-9.]+) ms")
+
+
 def busy_intervals(log_text: str) -> list[tuple[datetime, datetime]]:
-    """[start, end] of every statement whose duration the server logged."""
+    """[start, end] of every statement whose duration the server logged: the server's JSON log (the
+    embedded cluster's), or its plain text log."""
     out = []
     for line in log_text.splitlines():
+        if line.startswith("{"):
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            m = JSON_DURATION.match(rec.get("message") or "")
+            if m:
+                end = datetime.strptime(rec["timestamp"][:23], "%Y-%m-%d %H:%M:%S.%f")
+                out.append((end - timedelta(milliseconds=float(m.group(1))), end))
+            continue
         m = LOG_LINE.match(line)
         if m:
             end = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S.%f")
             out.append((end - timedelta(milliseconds=float(m.group(2))), end))
     return out
+
+
+def server_log_sizes(log_dir: Path) -> dict[Path, int]:
+    return {p: p.stat().st_size for p in log_dir.glob("*.json")}
+
+
+def server_log_since(log_dir: Path, sizes: dict[Path, int]) -> str:
+    """What the server logged since ``sizes`` (a file a weekday; one may have been started anew)."""
+    parts = []
+    for p in sorted(log_dir.glob("*.json")):
+        with open(p, "rb") as f:
+            start = sizes.get(p, 0)
+            f.seek(start if start <= p.stat().st_size else 0)
+            parts.append(f.read().decode("utf-8", errors="replace"))
+    return "\n".join(parts)
 
 
 def union_seconds(intervals: list[tuple[datetime, datetime]]) -> float:
@@ -76,10 +105,10 @@ def ingest_drop(target: PgTarget, sources: Path, day: date) -> dict:
             "statuses": sorted({r.status for r in results}), "seconds": round(time.monotonic() - t0, 1)}
 
 
-def dbt_build(target: PgTarget, log_file: Path, target_path: Path, label: str) -> dict:
+def dbt_build(target: PgTarget, log_dir: Path, target_path: Path, label: str) -> dict:
     env = {**tasks.dbt_env(target), "DBT_TARGET_PATH": str(target_path), "DBT_LOG_PATH": str(target_path)}
     dbt = Path(sys.executable).with_name("dbt")
-    offset = log_file.stat().st_size
+    offset = server_log_sizes(log_dir)
     t0 = time.monotonic()
     proc = subprocess.run([str(dbt), "build", "--fail-fast"], cwd=tasks.DBT_PROJECT_DIR, env=env,
                           capture_output=True, text=True)
@@ -88,9 +117,7 @@ def dbt_build(target: PgTarget, log_file: Path, target_path: Path, label: str) -
     if proc.returncode != 0:
         sys.stdout.write(proc.stdout[-4000:])
         raise SystemExit(f"bench-warehouse: the {label} dbt build failed (exit {proc.returncode})")
-    with open(log_file, "rb") as f:
-        f.seek(offset)
-        intervals = busy_intervals(f.read().decode("utf-8", errors="replace"))
+    intervals = busy_intervals(server_log_since(log_dir, offset))
     busy = union_seconds(intervals)
     run = json.loads((target_path / "run_results.json").read_text(encoding="utf-8"))
     slowest = sorted(run["results"], key=lambda r: r["execution_time"], reverse=True)[:12]
@@ -128,18 +155,20 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("bench-warehouse needs two drops (make bench generates four)")
     wh = EmbeddedWarehouse.default()
     admin = wh.start()
-    target = recreate_database(admin, DATABASE)
-    ddl.bootstrap(target.dsn)
+    admin_db = recreate_database(admin, DATABASE)
+    roles.setup(admin_db, secrets.password)
+    loader = connections.role_target("loader", base=admin_db)
+    target = connections.role_target("transformer", base=admin_db)
     with connect(admin.dsn, autocommit=True) as conn, conn.cursor() as cur:
         cur.execute(f'alter database "{DATABASE}" set log_min_duration_statement = 0')
     target_path = Path(os.environ.get("WELFARE_HOME", ".")) / "bench" / "dbt-target"
     target_path.mkdir(parents=True, exist_ok=True)
     (target_path / "partial_parse.msgpack").unlink(missing_ok=True)
 
-    figures: dict = {"database": DATABASE, "ingest": [ingest_drop(target, sources, days[0])]}
-    figures["full_build"] = dbt_build(target, wh.log_file, target_path, "full")
-    figures["ingest"].append(ingest_drop(target, sources, days[1]))
-    figures["nightly_build"] = dbt_build(target, wh.log_file, target_path, "nightly")
+    figures: dict = {"database": DATABASE, "ingest": [ingest_drop(loader, sources, days[0])]}
+    figures["full_build"] = dbt_build(target, wh.server_log_dir, target_path, "full")
+    figures["ingest"].append(ingest_drop(loader, sources, days[1]))
+    figures["nightly_build"] = dbt_build(target, wh.server_log_dir, target_path, "nightly")
     full, nightly = figures["full_build"], figures["nightly_build"]
     figures["limits"] = {"full_build_s": FULL_LIMIT_S, "dbt_overhead_share": OVERHEAD_LIMIT,
                          "nightly_to_full": INCREMENTAL_LIMIT}

@@ -153,7 +153,7 @@ def test_no_relation_a_reader_can_read_holds_an_id_a_name_or_an_exact_date_of_a_
                                                 "where birth_date is not null")}
     died = {(k, d) for k, d in query(warehouse, "select person_key, died_on from restricted.person_register "
                                                "where died_on is not null")}
-    assert len(names) > 100 and len(born) > 1000
+    assert len(names) > 20 and len(born) > 1000
     ids = re.compile(r"(?<![0-9A-Za-z])([0-9]{13})(?![0-9A-Za-z])")
     relations = readable(as_role(warehouse, "bi_reader")) | readable(as_role(warehouse, "analyst"))
     for rel in sorted(relations):

@@ -157,6 +157,23 @@ def cmd_kpis(args) -> int:
     return 0
 
 
+def cmd_export_open(args) -> int:
+    from welfare.export.open_data import check_threshold, export_open
+    from welfare.settings import welfare_home
+
+    try:
+        threshold = check_threshold(args.threshold)
+    except ValueError as e:
+        print(f"welfare export-open: {e}", file=sys.stderr)
+        return 2
+    od = export_open(_target(), Path(args.out), threshold,
+                     run_results=welfare_home() / "dbt" / "target" / "run_results.json")
+    blanked = od.about["totals"]["blanked_cells"]
+    print(f"wrote {', '.join(f'{n} ({blanked[n]} blanked)' for n in blanked)}, _about.json, อ่านก่อน.txt "
+          f"to {args.out} (threshold {threshold})")
+    return 0
+
+
 def cmd_report(args) -> int:
     from welfare.ingest import report
 
@@ -353,6 +370,13 @@ def build_parser() -> argparse.ArgumentParser:
     k = sub.add_parser("kpis", help="export marts.kpi_values as CSV")
     k.add_argument("--csv", required=True)
     k.set_defaults(func=cmd_kpis)
+
+    eo = sub.add_parser("export-open", help="open-data CSV files of the indicators (PDPA: counts of persons "
+                                            "1..threshold blanked at district level, complementary suppression)")
+    eo.add_argument("--out", required=True, help="folder to write the CSV files, _about.json and อ่านก่อน.txt into")
+    eo.add_argument("--threshold", default=os.environ.get("WELFARE_SUPPRESS_THRESHOLD") or "5",
+                    help="largest count blanked (default $WELFARE_SUPPRESS_THRESHOLD or 5)")
+    eo.set_defaults(func=cmd_export_open)
 
     rep = sub.add_parser("report", help="print the load report")
     rep.add_argument("--system")
