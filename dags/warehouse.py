@@ -14,6 +14,10 @@ under `$WELFARE_HOME/dbt/target/index.html`.
 test. A failing test means the data broke a promise of the warehouse: look at
 the rows it returns (`dbt test --select <test> --store-failures`) before
 re-running. The marts keep their previous build until a build succeeds.
+`dbt runs without the pseudonym key`: the worker has neither `WELFARE_PSEUDONYM_KEY` nor
+`$WELFARE_HOME/secrets/pseudonym.key`; restore the key from the secret store (a new key would
+change every person_key: that is `welfare rotate-key`). `permission denied`: the connection
+`welfare_transformer` is not the transformer role, or `welfare warehouse setup` has not run.
 """
 
 from welfare.orchestration.dags import warehouse_dag

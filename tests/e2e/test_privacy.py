@@ -271,3 +271,31 @@ def test_every_state_file_is_private_to_its_user(first_run, welfare_home):
         secret = welfare_home / "secrets" / "analyst.password"
         out = subprocess.run(["runuser", "-u", "nobody", "--", "cat", str(secret)], capture_output=True, text=True)
         assert out.returncode != 0 and "Permission denied" in out.stderr
+
+
+def test_the_open_export_of_the_real_run_blanks_small_person_counts(first_run, warehouse, tmp_path):
+    import csv
+
+    from welfare.export.open_data import INDICATORS, PERSON_COUNT
+
+    assert welfare(["export-open", "--out", str(tmp_path), "--threshold", "5"]) == 0
+    with open(tmp_path / "kpi_values.csv", encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    assert "รหัสตัวชี้วัด" in header and "ถูกปกปิด" in header
+    code_i, area_i, fy_i = header.index("รหัสตัวชี้วัด"), header.index("รหัสพื้นที่"), header.index("ปีงบประมาณ")
+    value_i, flag_i = header.index("ค่า"), header.index("ถูกปกปิด")
+    exact = {(c, int(fy), a): v for c, fy, a, v in query(warehouse, "select kpi_code, fiscal_year, area_code, value "
+                                                                   "from marts.kpi_values")}
+    counts = [r for r in body if INDICATORS.get(r[code_i]) and INDICATORS[r[code_i]].kind == PERSON_COUNT]
+    assert counts
+    groups: dict = {}
+    for r in counts:
+        key = (r[code_i], int(r[fy_i]), r[area_i])
+        if r[flag_i] == "Y":
+            assert r[value_i] == ""
+            groups.setdefault(key[:2], []).append(key)
+        else:
+            assert r[value_i] == "" and exact[key] is None or float(r[value_i]) == float(exact[key])
+            assert not (r[area_i] != "60" and r[value_i] and 1 <= float(r[value_i]) <= 5)
+    assert all(len(cells) != 1 for cells in groups.values())  # never a lone blank a total gives away

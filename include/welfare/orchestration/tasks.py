@@ -145,8 +145,10 @@ _READY: set[str] = set()
 def bootstrap_once(target: PgTarget) -> None:
     """The warehouse must have been set up (`welfare warehouse setup`, as its superuser): the
     components' roles create no schema and run no migration."""
+    from welfare.settings import make_home_private
     from welfare.warehouse import ddl
 
+    make_home_private()  # what this task writes under $WELFARE_HOME (rejected files, Data Docs) is private
     if target.uri not in _READY:
         ddl.require_setup(target.dsn)
         _READY.add(target.uri)

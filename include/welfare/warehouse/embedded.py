@@ -248,7 +248,9 @@ class EmbeddedWarehouse:
         self._append_for_server(self.data_dir / "postgresql.conf", conf)
         self._write_for_server(self.data_dir / "pg_hba.conf", HBA)
         self._write_for_server(self.data_dir / AUDIT_CONF, audit_settings(str(bindir / "postgres")))
-        self.config_file.write_text(json.dumps({"port": port, "bindir": str(bindir)}, indent=2) + "\n")
+        fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps({"port": port, "bindir": str(bindir)}, indent=2) + "\n")
 
     # -- files the server reads -----------------------------------------------
     def _write_for_server(self, path: Path, text: str) -> None:
