@@ -206,7 +206,13 @@ def cmd_warehouse(args) -> int:
             print(json.dumps(wh.status(), indent=2))
             return 0 if wh.running() else 3
         elif args.action == "psql":
-            role = args.as_role
+            role, rest = args.as_role, list(args.psql_args)
+            while rest and (rest[0] == "--as" or rest[0].startswith("--as=")):  # `psql --as ROLE ...`
+                role = rest[1] if rest[0] == "--as" and len(rest) > 1 else rest[0].partition("=")[2]
+                rest = rest[2:] if rest[0] == "--as" else rest[1:]
+            if rest[:1] == ["--"]:
+                rest = rest[1:]
+            args.psql_args = rest
             not_a_person = {"owner", roles.OWNER, "welfare", "postgres"} | {
                 n for r in ("loader", "transformer", "caseworker") for n in (r, roles.ROLES[r])}
             if role in not_a_person:
@@ -316,6 +322,30 @@ def cmd_access_log(args) -> int:
     return 0
 
 
+def cmd_purge(args) -> int:
+    """The retention purge now (what the welfare_retention DAG does nightly), as the transformer."""
+    from welfare import retention
+    from welfare.warehouse import access_log
+
+    try:
+        result = retention.purge(_target("transformer"), dry_run=args.dry_run, run_id="cli")
+    except retention.RetentionError as exc:
+        print(f"welfare purge: {exc}", file=sys.stderr)
+        return 2
+    verb = "would purge" if args.dry_run else "purged"
+    for item in result.purged:
+        print(f"{verb} {item.category:<16} {item.object}: {item.reason}")
+    for kept in result.kept:
+        print(f"kept   {kept.category:<16} {kept.object}: {kept.reason}")
+    if not args.dry_run:
+        access_log.collect()
+        n = access_log.purge()
+        print(f"access log: {n} entr{'y' if n == 1 else 'ies'} past {access_log.retention_days()} days dropped")
+    print(f"{len(result.purged)} object(s) {verb}; periods (days): "
+          + ", ".join(f"{k} {v}" for k, v in result.periods.items()))
+    return 0
+
+
 def _since(value: str):
     from datetime import datetime
 
@@ -403,6 +433,11 @@ def build_parser() -> argparse.ArgumentParser:
     rk.add_argument("--rebuild-only", action="store_true",
                     help="the key was rotated where WELFARE_PSEUDONYM_KEY is kept: rebuild only")
     rk.set_defaults(func=cmd_rotate_key)
+
+    pu = sub.add_parser("purge", help="the retention purge now (superseded raw partitions, quarantine, rejected "
+                                      "files, Data Docs, run logs, the access log past their periods)")
+    pu.add_argument("--dry-run", action="store_true", help="list what would go, delete nothing")
+    pu.set_defaults(func=cmd_purge)
 
     al = sub.add_parser("access-log", help="who read which relation and when (the human roles' reads)")
     al.add_argument("--since", type=_since, help="from this date or time (Asia/Bangkok unless it says)")

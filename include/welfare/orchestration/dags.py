@@ -169,3 +169,66 @@ def warehouse_dag(doc_md: str | None = None):
         dbt_build() >> dbt_docs()
 
     return _warehouse()
+
+
+# The periods' variables and defaults, as welfare.retention.PERIODS has them (its docstring is the rule);
+# repeated here so that parsing the DAG imports nothing but Airflow.
+RETENTION_DOC = """
+**What is purged** (one row per object in `audit.retention_purge`: what, when, why; the ledger and
+`audit.file_audit` stay). Each category has a period in days, set by an environment variable:
+- `WELFARE_RETENTION_RAW_DAYS` (default 400). A raw partition of a *snapshot* extract that was
+  superseded by a later load more than this many days ago. It must also have been captured by the
+  extract's dbt snapshot, with a later state, and no key quarantined in the current load may fall
+  back to it. Increments are never purged. Neither is a current load.
+- `WELFARE_RETENTION_QUARANTINE_DAYS` (default 180). The quarantined rows of such a superseded load.
+  The current load's quarantined rows always stay.
+- `WELFARE_RETENTION_REJECTED_FILES_DAYS` (default 180). Rejected files under
+  `$WELFARE_HOME/quarantine/files/`. Their `file_audit` row keeps its reason, and its `kept_at`
+  becomes NULL.
+- `WELFARE_RETENTION_DATA_DOCS_DAYS` (default 90). Data Docs files under `$WELFARE_HOME/data_docs/`.
+- `WELFARE_RETENTION_RUN_LOGS_DAYS` (default 90). Run logs under `$WELFARE_HOME/runs/` and
+  `$WELFARE_HOME/airflow/logs/`.
+- `WELFARE_RETENTION_ACCESS_LOG_DAYS` (default 400). Entries of the access log
+  (`$WELFARE_HOME/access/access-log.jsonl`), after the server's new records are copied into it.
+
+Files are judged by mtime, regular files only. Links are never followed, and emptied folders are
+removed. A rerun purges nothing new. The task's log lists what it held back past its period and why.
+"""
+
+
+def retention_dag(doc_md: str | None = None):
+    """Daily at 04:00 Bangkok time (after the night's loads and build): the retention purge."""
+
+    @dag(
+        dag_id="welfare_retention",
+        description="PDPA retention: purge superseded raw partitions, quarantine, rejected files, docs and logs",
+        doc_md=(doc_md or "") + RETENTION_DOC,
+        schedule=CronTriggerTimetable("0 4 * * *", timezone=LOCAL_TZ),
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["welfare", "retention", "pdpa"],
+    )
+    def _retention():
+        @task(multiple_outputs=False)  # one summary: counts per category and what was held back
+        def purge(**context) -> dict:
+            """welfare.retention.purge as welfare_transformer (a member of the owner: it may drop raw
+            partitions and delete audit rows), over $WELFARE_HOME, as of now."""
+            from welfare import retention
+            from welfare.orchestration import tasks
+            from welfare.settings import welfare_home
+            from welfare.warehouse import access_log
+
+            result = retention.purge(tasks.warehouse_target("transformer"), welfare_home(),
+                                     run_id=context.get("run_id"))
+            summary = result.summary()
+            # the access log: what the server logged copied out before its weekly overwrite, then
+            # the entries past their period dropped
+            summary["access_log_collected"] = access_log.collect()
+            summary["access_log_purged"] = access_log.purge()
+            return summary
+
+        purge()
+
+    return _retention()

@@ -127,6 +127,27 @@ create table if not exists audit.accepted_delivery (
 );
 
 create index if not exists quarantine_extract_idx on audit.quarantine (system, extract, extract_date);
+
+-- What the retention purge (welfare.retention, PDPA) removed, one row per object: a raw partition
+-- dropped, a load's quarantined rows deleted, a kept rejected file, a Data Docs file or a run log
+-- deleted; with the period and why the object was no longer needed. The ledger and file audit stay.
+create table if not exists audit.retention_purge (
+    purge_id       bigint generated always as identity primary key,
+    run_id         text,
+    purged_at      timestamptz not null default now(),
+    as_of          timestamptz not null,
+    category       text not null check (category in ('raw_partition', 'quarantine_rows', 'rejected_file',
+                                                     'data_docs', 'run_log')),
+    object         text not null,
+    system         text,
+    extract        text,
+    extract_date   date,
+    load_id        bigint references audit.load_ledger (load_id),
+    rows_purged    bigint,
+    bytes_purged   bigint,
+    reason         text not null
+);
+create index if not exists retention_purge_load_idx on audit.retention_purge (load_id);
 """
 
 

@@ -23,7 +23,7 @@ def dagbag(tmp_path_factory):
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
     assert set(dagbag.dag_ids) == {"welfare_ingest_msdhs", "welfare_ingest_cdd", "welfare_ingest_lao",
-                                   "welfare_warehouse"}
+                                   "welfare_warehouse", "welfare_retention"}
 
 
 def test_tags_owner_retries_docs(dagbag):
@@ -33,7 +33,7 @@ def test_tags_owner_retries_docs(dagbag):
         assert dag.max_active_runs == 1, dag_id
         for t in dag.tasks:
             assert t.owner and t.owner != "airflow", (dag_id, t.task_id)
-        loads = [t for t in dag.tasks if t.task_id.startswith("load_") or t.task_id == "dbt_build"]
+        loads = [t for t in dag.tasks if t.task_id.startswith("load_") or t.task_id in ("dbt_build", "purge")]
         assert loads, dag_id
         for t in loads:
             assert t.retries >= 2, (dag_id, t.task_id)
