@@ -66,7 +66,8 @@ def test_the_session_pads_compute_hmac_sha256_and_rotation_changes_the_key(home,
 
 def test_the_fallback_folder_never_follows_a_planted_link(tmp_path):
     victim = tmp_path / "victim"
-    victim.mkdir(mode=0o755)
+    victim.mkdir()
+    os.chmod(victim, 0o755)  # whatever the process's umask
     planted = tmp_path / "planted"
     planted.symlink_to(victim)
     with pytest.raises(embedded.WarehouseError, match="not a folder"):
