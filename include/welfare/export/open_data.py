@@ -27,8 +27,8 @@ Which indicators are counts of persons (``INDICATORS``, decided from kpis.md's u
   one person, so 1..threshold payments point at at most that many persons), G.4 (poor households);
 - percentages of persons: S1.1 (its numerator and denominator are ``person_register_measurements``'
   ``complete_persons`` and ``persons``; the percentage is suppressed wherever either is), G.1 and G.2
-  (their numerators and denominators live only in ``intermediate.int_allowance_coverage``, which the
-  export may not read: they are published as computed, and ``_about.json`` says so);
+  (their persons paid and eligible are ``marts.kpi_allowance_coverage``, an aggregate mart: the
+  percentage is suppressed wherever either is 1..threshold; the counts themselves are not published);
 - not persons, published exact: S1.2, S3.2, S4.3 (local authorities), S2.1, S2.2, S2.5, S3.1, S3.4
   (organisations), S2.3, S4.2 (projects and activities), S2.6 (media works), S4.1 (villages), S3.3
   (budget growth, %).
@@ -112,16 +112,18 @@ INDICATORS: dict[str, Indicator] = {
     "S4.2": Indicator(NOT_PERSONS, "โครงการ/กิจกรรม", "sufficiency-economy projects and activities"),
     "S4.3": Indicator(NOT_PERSONS, "แห่ง", "local authorities supporting community welfare funds"),
     "G.1": Indicator(PERSON_PERCENT, "ร้อยละ", "% of elderly persons paid the allowance (numerator and "
-                     "denominator only in intermediate: not checked)"),
+                     "denominator: marts.kpi_allowance_coverage, ELDERLY)"),
     "G.2": Indicator(PERSON_PERCENT, "ร้อยละ", "% of disability-card holders paid the allowance (numerator "
-                     "and denominator only in intermediate: not checked)"),
+                     "and denominator: marts.kpi_allowance_coverage, DISABILITY)"),
     "G.3": Indicator(PERSON_COUNT, "รายการ", "improper allowance payments, each to one person"),
     "G.4": Indicator(PERSON_COUNT, "ครัวเรือน", "poor households not served"),
 }
 
 # The only relations the export reads, all in schema marts (aggregates: no row is a person).
-READS = ("kpi_definitions", "dim_areas", "kpi_values", "kpi_attainment", "person_register_measurements")
-OPTIONAL_READS = ("person_register_measurements",)
+READS = ("kpi_definitions", "dim_areas", "kpi_values", "kpi_attainment", "person_register_measurements",
+         "kpi_allowance_coverage")
+OPTIONAL_READS = ("person_register_measurements", "kpi_allowance_coverage")
+COVERAGE_KPIS = {"ELDERLY": "G.1", "DISABILITY": "G.2"}  # kpi_allowance_coverage.allowance_type -> indicator
 
 KPI_COLUMNS = [
     ("รหัสตัวชี้วัด", "kpi_code"), ("ชื่อตัวชี้วัด", "kpi_definitions.name_th"),
@@ -296,6 +298,7 @@ class MartsData:
     kpi_values: list[dict]
     attainment: list[dict]
     measurements: list[dict] | None = None   # None: person_register_measurements not there or not granted
+    coverage: list[dict] | None = None       # None: kpi_allowance_coverage not there or not granted
     read_at: str | None = None
     build: dict = field(default_factory=dict)
 
@@ -345,6 +348,11 @@ def read_marts_with(conn) -> MartsData:
                     cur, "person_register_measurements",
                     ["drop_date", "fiscal_year", "area_code", "persons", "complete_persons", "pct_complete"],
                     "order by drop_date, area_code")
+            if _readable(cur, "kpi_allowance_coverage"):
+                data.coverage = _select(
+                    cur, "kpi_allowance_coverage",
+                    ["fiscal_year", "area_code", "allowance_type", "eligible_persons", "paid_persons"],
+                    "order by fiscal_year, area_code, allowance_type")
     finally:
         conn.rollback()
         conn.set_session(isolation_level="DEFAULT", readonly="DEFAULT")
@@ -463,6 +471,11 @@ def build_open_data(data: MartsData, threshold: int, build: Mapping | None = Non
             ])
         measurement_file = OutFile("person_register_measurements.csv", MEASUREMENT_COLUMNS, rows,
                                    sum(p_h) + sum(c_h) + sum(pct_h))
+    # G.1 and G.2: their persons paid and eligible, from kpi_allowance_coverage (not published themselves)
+    for r in data.coverage or []:
+        code = COVERAGE_KPIS.get(r["allowance_type"])
+        if code:
+            s11_basis[((code, r["fiscal_year"]), r["area_code"])] = Basis(r["paid_persons"], r["eligible_persons"])
 
     # the indicators
     def strategy_order(code: str) -> tuple:
@@ -563,8 +576,10 @@ def _about(t: int, files: list[OutFile], kinds: dict[str, Indicator], unknown: l
             "person_percent_indicators": {c: k.counts for c, k in kinds.items() if k.kind == PERSON_PERCENT},
             "not_person_indicators": {c: k.counts for c, k in kinds.items() if k.kind == NOT_PERSONS},
             "unclassified_indicators": unknown,
-            "percentages_not_checked": sorted(c for c, k in kinds.items() if k.kind == PERSON_PERCENT
-                                              and (c != "S1.1" or data.measurements is None)),
+            "percentages_not_checked": sorted(
+                c for c, k in kinds.items() if k.kind == PERSON_PERCENT
+                and not (c == "S1.1" and data.measurements is not None)
+                and not (c in COVERAGE_KPIS.values() and data.coverage is not None)),
         },
         "totals": {
             "statement_th": "ค่าระดับจังหวัดที่แสดงเป็นค่าจริง ผลรวมของค่าอำเภอที่แสดงกับค่าที่ถูกปกปิดเท่ากับค่าจังหวัด "
@@ -583,7 +598,9 @@ def _about(t: int, files: list[OutFile], kinds: dict[str, Indicator], unknown: l
                            "columns": {th: en for th, en in f.columns}} for f in files},
         "source": {
             "schema": "marts",
-            "relations": [f"marts.{r}" for r in READS if r not in OPTIONAL_READS or data.measurements is not None],
+            "relations": [f"marts.{r}" for r in READS if r not in OPTIONAL_READS
+                          or {"person_register_measurements": data.measurements,
+                              "kpi_allowance_coverage": data.coverage}[r] is not None],
             "read_at": data.read_at,
             "latest_drop_date": _fmt(max((r["drop_date"] for r in data.measurements or []), default=None)),
             "latest_fiscal_year": max((r["fiscal_year"] for r in data.kpi_values), default=None),

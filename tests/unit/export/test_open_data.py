@@ -314,3 +314,17 @@ def test_the_reader_reads_only_the_aggregate_marts_read_only():
                          "fct_welfare_services"):
         with pytest.raises(PermissionError):
             od._select(FakeCursor([]), person_level, ["x"])
+
+
+def test_g1_follows_its_persons_paid_and_eligible_from_the_coverage_mart():
+    data = marts()
+    data.coverage = [{"fiscal_year": 2564, "area_code": a, "allowance_type": "ELDERLY", "eligible_persons": e,
+                      "paid_persons": p}
+                     for a, e, p in [("60", 1000, 880), ("6001", 3, 3), ("6002", 500, 400), ("6003", 497, 477)]]
+    out = build_open_data(data, 5)
+    kv = {(r["รหัสตัวชี้วัด"], r["รหัสพื้นที่"]): r for r in rows_of(out, "kpi_values.csv")}
+    # 3 of 3 elderly paid in 6001: 100% would say of each of them that they are paid
+    assert kv[("G.1", "6001")]["ค่า"] == "" and kv[("G.1", "6001")]["ถูกปกปิด"] == "Y"
+    assert kv[("G.1", "6002")]["ค่า"] == "80.0" and kv[("G.1", "60")]["ค่า"] == "88.0"
+    assert out.about["suppression"]["percentages_not_checked"] == []
+    assert "marts.kpi_allowance_coverage" in out.about["source"]["relations"]
