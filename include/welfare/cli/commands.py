@@ -225,19 +225,14 @@ def cmd_warehouse(args) -> int:
                 wh.start()
                 found = Path(json.loads(wh.config_file.read_text())["bindir"]) / "psql"
                 psql = str(found) if found.exists() else "psql"
+            import dataclasses
+
             env = {**os.environ, "PGPASSWORD": t.password}  # not on the command line, where `ps` shows it
-            uri = t.uri.replace(":" + _quote(t.password) + "@", "@", 1) if t.password else t.uri
-            return subprocess.call([psql, uri, *args.psql_args], env=env)
+            return subprocess.call([psql, dataclasses.replace(t, password="").uri, *args.psql_args], env=env)
     except WarehouseError as exc:
         print(f"welfare warehouse {args.action}: {exc}", file=sys.stderr)
         return 2
     return 0
-
-
-def _quote(v: str) -> str:
-    from urllib.parse import quote
-
-    return quote(v)
 
 
 def cmd_airflow(args) -> int:
@@ -338,8 +333,7 @@ def cmd_purge(args) -> int:
     for kept in result.kept:
         print(f"kept   {kept.category:<16} {kept.object}: {kept.reason}")
     if not args.dry_run:
-        access_log.collect()
-        n = access_log.purge()
+        _, n = access_log.collect_and_purge()
         print(f"access log: {n} entr{'y' if n == 1 else 'ies'} past {access_log.retention_days()} days dropped")
     print(f"{len(result.purged)} object(s) {verb}; periods (days): "
           + ", ".join(f"{k} {v}" for k, v in result.periods.items()))

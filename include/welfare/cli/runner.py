@@ -27,8 +27,9 @@ def airflow_env(sources: Path | None = None) -> dict[str, str]:
 
     home = welfare_home() / "airflow"
     env = dict(os.environ)
+    server = connections.server()  # started once, for both connections
     for role, conn_id in WAREHOUSE_CONN_IDS.items():
-        env["AIRFLOW_CONN_" + conn_id.upper()] = connections.role_target(role).uri
+        env["AIRFLOW_CONN_" + conn_id.upper()] = connections.role_target(role, base=server).uri
     env.update({
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),

@@ -223,10 +223,7 @@ def retention_dag(doc_md: str | None = None):
             result = retention.purge(tasks.warehouse_target("transformer"), welfare_home(),
                                      run_id=context.get("run_id"))
             summary = result.summary()
-            # the access log: what the server logged copied out before its weekly overwrite, then
-            # the entries past their period dropped
-            summary["access_log_collected"] = access_log.collect()
-            summary["access_log_purged"] = access_log.purge()
+            summary["access_log_collected"], summary["access_log_purged"] = access_log.collect_and_purge()
             return summary
 
         purge()

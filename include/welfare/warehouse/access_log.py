@@ -160,6 +160,12 @@ def purge(home: Path | None = None, now: datetime | None = None) -> int:
     return dropped
 
 
+def collect_and_purge(home: Path | None = None) -> tuple[int, int]:
+    """The retention step of the access log: what the server logged copied out before its weekly
+    overwrite, then the entries past their period dropped; (collected, purged)."""
+    return collect(home), purge(home)
+
+
 def format_entries(rows: list[dict]) -> str:
     if not rows:
         return "(no reads on record)"

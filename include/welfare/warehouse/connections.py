@@ -25,15 +25,18 @@ def admin_target() -> PgTarget:
     return EmbeddedWarehouse.default().start()
 
 
-def _server() -> PgTarget:
+def server() -> PgTarget:
+    """Where the warehouse is (host, port, database), with no credentials of a role."""
     if os.environ.get("WELFARE_WAREHOUSE_URI"):
-        return dataclasses.replace(PgTarget.from_uri(os.environ["WELFARE_WAREHOUSE_URI"]), user="", password="")
-    return admin_target()
+        where = PgTarget.from_uri(os.environ["WELFARE_WAREHOUSE_URI"])
+    else:
+        where = admin_target()  # starts the embedded cluster
+    return dataclasses.replace(where, user="", password="")
 
 
 def role_target(role: str, base: PgTarget | None = None) -> PgTarget:
     """The warehouse as ``role`` (a short name such as ``analyst``, or a caseworker login)."""
-    return roles.role_target(base or _server(), role, secrets.password(role))
+    return roles.role_target(base or server(), role, secrets.password(role))
 
 
 def setup() -> PgTarget:

@@ -22,6 +22,7 @@ import os
 import pwd
 import shutil
 import socket
+import stat
 import subprocess
 import time
 import zlib
@@ -416,9 +417,7 @@ def _safe_dir(path: Path, uid: int, mode: int) -> None:
     except FileExistsError:
         pass
     st = os.lstat(path)
-    import stat as stat_mod
-
-    if not stat_mod.S_ISDIR(st.st_mode):
+    if not stat.S_ISDIR(st.st_mode):
         raise WarehouseError(f"{path} exists and is not a folder (a link or a file): refusing to use it; "
                              "remove it if it is not yours")
     if st.st_uid not in (uid, 0):

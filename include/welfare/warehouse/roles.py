@@ -205,23 +205,19 @@ revoke all on function util.raw_partition_attach(bigint) from public;
 
 
 def apply_database(admin: PgTarget) -> None:
-    """The database's ownership and what the ingest's schemas grant; the dbt schemas' grants are
-    dbt's (re-applied at every build). Idempotent; the ingest's DDL (``ddl.bootstrap``) runs first."""
+    """Who may connect, and what the ingest's schemas grant; the dbt schemas' grants are dbt's
+    (re-applied at every build). Idempotent; :func:`setup` makes the schemas the owner's and runs the
+    ingest's DDL first."""
     loader, auditor, caseworker = ROLES["loader"], ROLES["auditor"], ROLES["caseworker"]
     logins = [ROLES[r] for r in LOGIN_ROLES] + [caseworker]
     with connect(admin.dsn) as conn, conn.cursor() as cur:
         cur.execute("select pg_advisory_xact_lock(hashtext('welfare.bootstrap'))")
         db = q(admin.database)
-        cur.execute(f"alter database {db} owner to {OWNER}")
         cur.execute(f"revoke all on database {db} from public")
         cur.execute(f"grant connect, temporary on database {db} to {', '.join(logins)}")
         cur.execute("revoke all on schema public from public")
         if _pgaudit_available(cur):
             cur.execute("create extension if not exists pgaudit")
-        for s in INGEST_SCHEMAS + DBT_SCHEMAS:
-            cur.execute(f"create schema if not exists {q(s)} authorization {OWNER}")
-            cur.execute(f"revoke all on schema {q(s)} from public")
-        _own_everything(cur)
         cur.execute(f"set local role {OWNER}")
         cur.execute(ACCESS_DDL)
         # the ingest
@@ -258,9 +254,10 @@ def setup(admin: PgTarget, password: Callable[[str], str]) -> None:
     with connect(admin.dsn) as conn, conn.cursor() as cur:
         cur.execute("select pg_advisory_xact_lock(hashtext('welfare.bootstrap'))")
         cur.execute(f"alter database {q(admin.database)} owner to {OWNER}")
-        for s in INGEST_SCHEMAS:
+        for s in INGEST_SCHEMAS + DBT_SCHEMAS:
             cur.execute(f"create schema if not exists {q(s)} authorization {OWNER}")
-        _own_everything(cur)
+            cur.execute(f"revoke all on schema {q(s)} from public")
+        _own_everything(cur)  # a warehouse built before the roles: its objects become the owner's
         conn.commit()
     ddl.bootstrap(admin.dsn, role=OWNER)
     apply_database(admin)

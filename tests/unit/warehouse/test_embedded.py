@@ -38,3 +38,49 @@ def test_start_and_stop_are_idempotent_and_a_restart_reuses_the_cluster(tmp_path
         import shutil
 
         shutil.rmtree(wh.server_root, ignore_errors=True)
+
+
+def test_a_cluster_made_with_trust_gets_passwords_at_its_next_start(tmp_path):
+    """An older cluster (trust lines, a superuser without the generated password) is brought to the
+    project's rules by `start`: the password set over the old trust, pg_hba.conf rewritten, reloaded."""
+    import time
+
+    import psycopg2
+
+    wh = EmbeddedWarehouse(tmp_path / "home")
+    target = wh.start()
+    try:
+        conn = psycopg2.connect(target.dsn)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("alter role welfare password null")
+        conn.close()
+        wh._write_for_server(wh.data_dir / "pg_hba.conf", "local all all trust\nhost all all 127.0.0.1/32 trust\n")
+        wh._run([wh._bin("pg_ctl"), "-D", str(wh.data_dir), "reload"])
+        bare = {"host": "127.0.0.1", "port": target.port, "user": "welfare", "dbname": "postgres"}
+        deadline = time.monotonic() + 10
+        while True:  # the reload takes a moment
+            try:
+                psycopg2.connect(**bare).close()
+                break
+            except psycopg2.OperationalError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        again = wh.start()
+        assert (wh.data_dir / "pg_hba.conf").read_text() == embedded.HBA
+        psycopg2.connect(again.dsn).close()  # the generated password works
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                psycopg2.connect(**bare).close()
+            except psycopg2.OperationalError as exc:
+                assert "password" in str(exc)
+                break
+            assert time.monotonic() < deadline, "trust still accepted"
+            time.sleep(0.2)
+    finally:
+        wh.stop()
+        if wh.server_root != wh.root:
+            import shutil
+
+            shutil.rmtree(wh.server_root, ignore_errors=True)
