@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The Debian packages the project uses beside the PostgreSQL server, installed when missing.
 # As root (CI, a fresh machine) they are installed with apt-get; otherwise this says what to install
-# and the project carries on without them where it can (without pgaudit, the access audit of human
-# roles falls back to PostgreSQL's own statement log).
+# and the project carries on without them where it can:
+#   postgresql-<major>-pgaudit  the access audit of human roles (without it: PostgreSQL's statement log)
+#   docker-compose              Debian's compose 1.29, which checks docker-compose.yml (`config`; no
+#                               Docker engine is needed; without it the test checks the file structurally)
+#   redis-server                a real Redis (the Celery broker of the deployment) for the tests that need one
 set -u
 
 pg_bindir() {
@@ -18,6 +21,8 @@ if [ -n "$bindir" ] && [ -x "$bindir/postgres" ]; then
   libdir="$(dirname "$bindir")/lib"
   [ -e "$libdir/pgaudit.so" ] || missing+=("postgresql-${major}-pgaudit")
 fi
+command -v docker-compose >/dev/null 2>&1 || missing+=("docker-compose")
+command -v redis-server >/dev/null 2>&1 || missing+=("redis-server")
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -28,6 +33,7 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     || echo "system-packages: could not install ${missing[*]}; the project runs without them" >&2
 else
   echo "system-packages: not installed: ${missing[*]} (as root: apt-get install ${missing[*]});" \
-       "the project runs without them (the access audit then uses PostgreSQL's statement log)" >&2
+       "the project runs without them (the access audit then uses PostgreSQL's statement log," \
+       "docker-compose.yml is checked structurally only, and tests that need Redis are skipped)" >&2
 fi
 exit 0
