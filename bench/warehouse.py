@@ -1,18 +1,23 @@
 """`make bench-warehouse`: the dbt build of the warehouse at province scale.
 
-In a fresh database of the embedded cluster:
+In a fresh database of the embedded cluster, each build written into the generation readers do not
+see and then published (welfare.warehouse.wap), the two measured apart:
 
 1. ingest the first drop of the benchmark's sources (every file, as the DAGs do);
-2. full build: `dbt build` (every model, snapshot, seed, data and unit test) on an empty warehouse;
-3. ingest the next day's drop;
-4. nightly build: the same `dbt build` again, now incremental.
+2. full build: `dbt build` (every model, snapshot, seed, data and unit test) on an empty warehouse,
+   into the blue generation, then its publish;
+3. the green generation's first build, on the same drop: a full build too (every generation's first
+   is), then its publish;
+4. ingest the next day's drop;
+5. nightly build: the same `dbt build` again, into blue, now incremental (blue catches up from the
+   build before last, as every night does), then its publish.
 
 For each build: wall seconds, and dbt's own overhead, which is the wall time minus the time some SQL
 of the build was running in PostgreSQL. That time comes from the server's log: the bench database
 logs the duration of every statement (log_min_duration_statement = 0), each a [start, end] interval
 on the server's clock; their union is the time the database was busy (dbt runs two threads, so the
 plain sum would count overlaps twice). Also the slowest nodes (run_results.json) and the province's
-value of every indicator for the latest fiscal year.
+value of every indicator for the latest fiscal year. For each publish: its seconds (one transaction).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from pathlib import Path
 from welfare import ingest
 from welfare.orchestration import tasks
 from welfare.settings import PgTarget
-from welfare.warehouse import connections, roles, secrets
+from welfare.warehouse import connections, roles, secrets, wap
 from welfare.warehouse.embedded import EmbeddedWarehouse
 from welfare.warehouse.sql import connect
 
@@ -106,30 +111,41 @@ def ingest_drop(target: PgTarget, sources: Path, day: date) -> dict:
 
 
 def dbt_build(target: PgTarget, log_dir: Path, target_path: Path, label: str) -> dict:
-    env = {**tasks.dbt_env(target), "DBT_TARGET_PATH": str(target_path), "DBT_LOG_PATH": str(target_path)}
+    """One `dbt build` into the unpublished generation, timed on its own, then its publish, timed apart."""
+    figures: dict = {}
     dbt = Path(sys.executable).with_name("dbt")
-    offset = server_log_sizes(log_dir)
-    t0 = time.monotonic()
-    proc = subprocess.run([str(dbt), "build", "--fail-fast"], cwd=tasks.DBT_PROJECT_DIR, env=env,
-                          capture_output=True, text=True)
-    wall = time.monotonic() - t0
-    (target_path / f"{label}.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
-    if proc.returncode != 0:
-        sys.stdout.write(proc.stdout[-4000:])
-        raise SystemExit(f"bench-warehouse: the {label} dbt build failed (exit {proc.returncode})")
-    intervals = busy_intervals(server_log_since(log_dir, offset))
-    busy = union_seconds(intervals)
-    run = json.loads((target_path / "run_results.json").read_text(encoding="utf-8"))
-    slowest = sorted(run["results"], key=lambda r: r["execution_time"], reverse=True)[:12]
-    statuses: dict[str, int] = {}
-    for r in run["results"]:
-        statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+
+    def run(target: PgTarget, args: list[str], *, color: str, build_id: str) -> None:
+        env = {**tasks.dbt_env(target, color=color, build_id=build_id), "DBT_TARGET_PATH": str(target_path),
+               "DBT_LOG_PATH": str(target_path)}
+        offset = server_log_sizes(log_dir)
+        t0 = time.monotonic()
+        proc = subprocess.run([str(dbt), *args], cwd=tasks.DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
+        wall = time.monotonic() - t0
+        (target_path / f"{label}.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
+        if proc.returncode != 0:
+            sys.stdout.write(proc.stdout[-4000:])
+            raise RuntimeError(f"the {label} dbt build failed (exit {proc.returncode})")
+        intervals = busy_intervals(server_log_since(log_dir, offset))
+        busy = union_seconds(intervals)
+        figures.update({
+            "wall_s": round(wall, 1), "db_busy_s": round(busy, 1), "statements": len(intervals),
+            "db_statement_sum_s": round(sum((e - s).total_seconds() for s, e in intervals), 1),
+            "dbt_overhead_s": round(wall - busy, 1), "dbt_overhead_share": round((wall - busy) / wall, 3),
+        })
+
+    try:
+        built = wap.build(target, ["--fail-fast"], run_id=f"bench-{label}", run_dbt=run, target_dir=target_path)
+    except wap.WapError as exc:
+        raise SystemExit(f"bench-warehouse: the {label} build did not pass: {exc}") from None
+    run_results = json.loads((target_path / "run_results.json").read_text(encoding="utf-8"))
+    slowest = sorted(run_results["results"], key=lambda r: r["execution_time"], reverse=True)[:12]
+    published = wap.publish(target, built)
     return {
-        "wall_s": round(wall, 1), "db_busy_s": round(busy, 1), "statements": len(intervals),
-        "db_statement_sum_s": round(sum((e - s).total_seconds() for s, e in intervals), 1),
-        "dbt_overhead_s": round(wall - busy, 1), "dbt_overhead_share": round((wall - busy) / wall, 3),
-        "nodes": len(run["results"]), "statuses": statuses,
+        **figures, "generation": built["generation"], "nodes": len(run_results["results"]),
+        "statuses": built["statuses"],
         "slowest": [{"node": r["unique_id"], "s": round(r["execution_time"], 1)} for r in slowest],
+        "publish_s": published["publish_seconds"], "relations_published": len(published["relations"]),
     }
 
 
@@ -167,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
 
     figures: dict = {"database": DATABASE, "ingest": [ingest_drop(loader, sources, days[0])]}
     figures["full_build"] = dbt_build(target, wh.server_log_dir, target_path, "full")
+    figures["second_generation_build"] = dbt_build(target, wh.server_log_dir, target_path, "second_generation")
     figures["ingest"].append(ingest_drop(loader, sources, days[1]))
     figures["nightly_build"] = dbt_build(target, wh.server_log_dir, target_path, "nightly")
     full, nightly = figures["full_build"], figures["nightly_build"]
@@ -184,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"dbt build, full: {full['wall_s']} s (limit {FULL_LIMIT_S}), dbt overhead "
           f"{100 * full['dbt_overhead_share']:.1f}%; nightly after {days[1]}: {nightly['wall_s']} s = "
           f"{100 * figures['nightly_to_full']:.1f}% of the full build (limit 25%), dbt overhead "
-          f"{100 * nightly['dbt_overhead_share']:.1f}%")
+          f"{100 * nightly['dbt_overhead_share']:.1f}%; publish {full['publish_s']} s (full), "
+          f"{nightly['publish_s']} s (nightly)")
     if not args.keep:
         with connect(admin.dsn, autocommit=True) as conn, conn.cursor() as cur:
             cur.execute(f'drop database if exists "{DATABASE}" with (force)')

@@ -4,7 +4,8 @@
 With the Basic Minimum Needs survey: 6 extracts, CSV in cp874 with Thai headers and Buddhist-Era dates
 
 Loads every extract of one drop (`<sources>/cdd/<YYYY-MM-DD>/`) into the warehouse's `raw`
-schema; the drop date is the run's logical date in Asia/Bangkok. The Airflow UI shows the
+schema, for the drop date `welfare_nightly` gives it each night at 23:30 (or a manual trigger's
+`extract_date`). The Airflow UI shows the
 triage notes below this text (`welfare.orchestration.dags`).
 """
 

@@ -4,7 +4,8 @@
 9 extracts, CSV in utf-8-sig with Thai headers and Buddhist-Era dates
 
 Loads every extract of one drop (`<sources>/msdhs/<YYYY-MM-DD>/`) into the warehouse's `raw`
-schema; the drop date is the run's logical date in Asia/Bangkok. The Airflow UI shows the
+schema, for the drop date `welfare_nightly` gives it each night at 23:30 (or a manual trigger's
+`extract_date`). The Airflow UI shows the
 triage notes below this text (`welfare.orchestration.dags`).
 """
 

@@ -19,3 +19,11 @@ def fresh_database(warehouse, name: str):
     target = dataclasses.replace(warehouse, database=name)
     roles.setup(target, secrets.password)
     return target
+
+
+def building_schema(target, layer: str) -> str:
+    """Where dbt builds ``layer`` (staging, intermediate, marts, restricted) now: the generation readers do not
+    see (welfare.warehouse.wap). Tests of a model's own logic that run dbt without publishing read it there."""
+    from welfare.warehouse import wap
+
+    return wap.schema_of(layer, wap.building_color(target))

@@ -14,12 +14,26 @@ end
 $$
 {%- endmacro %}
 
-{#- on-run-end: the readers' usage of the schemas they read (a schema dbt made anew has none). -#}
-{% macro grant_schema_usage() -%}
-{%- if execute %}
-grant usage on schema marts to welfare_bi_reader, welfare_analyst;
-grant usage on schema restricted to welfare_caseworker
-{%- endif %}
+{#- on-run-start: never a build of the generation readers read (welfare.warehouse.wap): the `welfare`
+    command builds the other one and publishes it once every test passed. A reader's usage of the
+    schemas is the publish's (it follows the generation), never dbt's. -#}
+{% macro require_unpublished_generation() -%}
+do $$
+declare
+    published text;
+begin
+    if to_regclass('audit.warehouse_publish') is null then
+        raise exception 'the warehouse has no audit.warehouse_publish: run `welfare warehouse setup` (it migrates '
+            'the warehouse to the published generations) before dbt builds';
+    end if;
+    select p.generation into published from audit.warehouse_publish as p order by p.publish_id desc limit 1;
+    if published = '{{ build_color() }}' then
+        raise exception 'dbt would build the % generation, which readers read: run it through welfare (the '
+            'welfare_warehouse DAG, `welfare rotate-key`), which builds the other generation and publishes it '
+            'once every test passed', published;
+    end if;
+end
+$$
 {%- endmacro %}
 
 {#- post-hook of a caseworkers' follow-up list: a caseworker login reads the rows of the districts

@@ -1,8 +1,9 @@
 """Per-table content hashes of what the warehouse publishes, for the end-to-end province.
 
-Every table and view in `marts`, `restricted` and `snapshots` is reduced to its row count and an md5 of its
-rows (as JSON, sorted), leaving out only what says *when* or *by which load* a row was written
-rather than what it holds: dbt's snapshot timestamps and the version windows built on them (a
+Every table and view in `marts`, `restricted` and `snapshots` (the readers' views of the published
+generation, and the shared snapshots) is reduced to its row count and an md5 of its rows (as JSON,
+sorted), leaving out only what says *when* or *by which load* a row was written rather than what it
+holds: dbt's snapshot timestamps and the version windows built on them (a
 window is kept as "is current"), `load_id` (the loads of one night take their ids in the order
 Airflow happens to run the tasks), the watermark `through_load_id` and the measurement time of
 `person_register_measurements`.

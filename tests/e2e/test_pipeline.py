@@ -21,6 +21,7 @@ from welfare.contract.thai import fiscal_year_of, parse_be_date
 from welfare.generate import GenerateOptions, generate
 from welfare.generate.drops import parse_drops
 from welfare.orchestration import tasks
+from welfare.warehouse import connections, wap
 from welfare.warehouse.sql import connect
 
 pytestmark = pytest.mark.e2e
@@ -248,14 +249,16 @@ def test_rows_in_equal_loaded_plus_quarantined_for_every_file(first_run, warehou
 
 
 def test_snapshot_deletes_and_increment_corrections_end_in_the_right_current_state(first_run, warehouse, sources):
-    """The staging views against the contract's current state computed from the files alone."""
+    """The staging views (the published generation's) against the contract's current state computed from the
+    files alone."""
     t = truth(sources)
+    staging = wap.schema_of("staging", wap.published(warehouse))
     tp_ext = contract.extract("msdhs", "target_persons")
     want_persons = {r["national_id"]: (parse_be_date(r["updated_on"]), r["died_on"] or None)
                     for r in current_state(sources, "msdhs", "target_persons", t)}
     got_persons = {nid: (upd, died.strftime("%d/%m/") + str(died.year + 543) if died else None)
                    for nid, upd, died in query(warehouse, "select national_id, updated_on, died_on "
-                                                          "from staging.stg_msdhs__target_persons")}
+                                                          f"from {staging}.stg_msdhs__target_persons")}
     assert got_persons == want_persons
     # the check saw a deletion at the source: a person of the first delivery is gone from the state
     first = {r["national_id"] for r in read_extract_rows(sources, tp_ext, DROPS[0])}
@@ -263,7 +266,7 @@ def test_snapshot_deletes_and_increment_corrections_end_in_the_right_current_sta
 
     want_pay = {r["payment_id"]: float(r["amount"]) for r in current_state(sources, "lao", "allowance_payments", t)}
     got_pay = {pid: float(a) for pid, a in query(warehouse, "select payment_id, amount "
-                                                            "from staging.stg_lao__allowance_payments")}
+                                                            f"from {staging}.stg_lao__allowance_payments")}
     assert got_pay == want_pay
     # and a correction: a payment whose current amount differs from its first delivery
     pay_ext = contract.extract("lao", "allowance_payments")
@@ -285,10 +288,9 @@ def _fingerprint(target) -> dict:
         out[table] = query(target, f"select count(*) from {table}")[0][0]
     out["kpi"] = query(target, "select kpi_code, fiscal_year, area_code, value from marts.kpi_values "
                                "order by 1, 2, 3")
-    # every row of every mart, follow-up mart and snapshot (a content hash per table)
+    # every row of every mart and follow-up mart readers read, and of every snapshot (a content hash per relation)
     tables = query(target, "select table_schema, table_name from information_schema.tables "
-                           "where table_schema in ('marts', 'restricted', 'snapshots') and table_type = 'BASE TABLE' "
-                           "order by 1, 2")
+                           "where table_schema in ('marts', 'restricted', 'snapshots') order by 1, 2")
     assert len(tables) > 30, tables
     for schema, table in tables:
         out[f"{schema}.{table}"] = query(
@@ -315,17 +317,21 @@ def test_second_run_changes_nothing(first_run, warehouse, sources, tmp_path):
 
 # Watermarks: when a row was written, not what it says (a rebuild writes every row at once).
 WRITE_MARKS = ["through_load_id"]
+# Which builds a generation shows the measurements of: its own build's id, not its content.
+OF_THE_BUILD = ("int_published_builds",)
 
 
-def _content(target) -> dict:
-    """A content hash of every table the models build (marts, follow-up marts, incremental
-    intermediates), watermark columns left out; int_person_register_measurements is a history of runs."""
+def _content(target, color: str) -> dict:
+    """A content hash of every table the models build in generation ``color`` (marts, follow-up marts,
+    incremental intermediates), by layer and name, watermark columns left out; S1.1's run history
+    (the schema history) is a history of runs."""
+    schemas = {wap.schema_of(layer, color): layer for layer in ("marts", "restricted", "intermediate")}
     tables = query(target, "select table_schema, table_name from information_schema.tables "
-                           "where table_type = 'BASE TABLE' and (table_schema in ('marts', 'restricted') "
-                           "or (table_schema = 'intermediate')) and table_name <> 'int_person_register_measurements' "
-                           "order by 1, 2")
-    assert ("intermediate", "int_bmn_persons") in tables and ("intermediate", "int_allowance_payments_flagged") in tables
-    return {f"{schema}.{table}": query(
+                           "where table_type = 'BASE TABLE' and table_schema = any(%s) and not table_name = any(%s) "
+                           "order by 1, 2", (list(schemas), list(OF_THE_BUILD)))
+    names = {(schemas[s], t) for s, t in tables}
+    assert ("intermediate", "int_bmn_persons") in names and ("intermediate", "int_allowance_payments_flagged") in names
+    return {f"{schemas[schema]}.{table}": query(
         target, f"select count(*), md5(coalesce(string_agg(r::text, '|' order by r::text), '')) "
                 f"from (select to_jsonb(t) - %s::text[] as r from \"{schema}\".\"{table}\" as t) as x",
         (WRITE_MARKS,))[0] for schema, table in tables}
@@ -333,12 +339,16 @@ def _content(target) -> dict:
 
 def test_four_nights_of_incremental_builds_equal_a_full_rebuild(first_run, warehouse):
     """The incremental models (payments, their flags, the BMN survey's per-person summaries, the
-    payees) after four nightly builds hold exactly what rebuilding every model from the same current
-    state gives."""
-    nightly = _content(warehouse)
-    tasks.run_dbt(warehouse, ["run", "--full-refresh", "--exclude", "int_person_register_measurements",
-                               "person_register_measurements"])
-    rebuilt = _content(warehouse)
+    payees) of the published generation, built on the second night (its first build, a full one)
+    and on the fourth (catching up the third and the fourth), hold exactly what rebuilding every
+    model from the same current state into the other generation gives."""
+    published = wap.published(warehouse)
+    nightly = _content(warehouse, published)
+    out = tasks.build_and_publish(connections.role_target("transformer", base=warehouse),
+                                  ["--full-refresh", "--exclude", "int_person_register_measurements"],
+                                  run_id="e2e-full-rebuild")
+    assert out["generation"] == wap.other(published)
+    rebuilt = _content(warehouse, out["generation"])
     assert rebuilt.keys() == nightly.keys()
     differ = sorted(t for t in nightly if nightly[t] != rebuilt[t])
     assert not differ, differ

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from generate_helpers import encode_extract, national_id
-from warehouse_helpers import fresh_database
+from warehouse_helpers import building_schema, fresh_database
 from welfare import contract, ingest
 from welfare.generate.sink import write_manifest
 from welfare.orchestration import tasks
@@ -100,11 +100,12 @@ def test_a_duplicate_key_keeps_its_previous_valid_version_in_snapshots_and_incre
     assert (r_vol.rows_quarantined, r_pay.rows_quarantined) == (2, 2)
     assert set(r_vol.quarantined_by_rule) == {"duplicate_key"}
     tasks.run_dbt(db, ["run", "--select", "stg_msdhs__volunteers", "stg_lao__allowance_payments"])
-    (vol,) = q(db, "select subdistrict_code, is_stale from staging.stg_msdhs__volunteers "
+    staging = building_schema(db, "staging")  # the views just built (nothing is published here)
+    (vol,) = q(db, f"select subdistrict_code, is_stale from {staging}.stg_msdhs__volunteers "
                    "where volunteer_id = 'V00101'")
     assert vol == ("600101", True)  # night 1's version stands
-    assert q(db, "select count(*) from staging.stg_msdhs__volunteers")[0][0] == 10
-    got = dict(q(db, "select payment_id, amount::text from staging.stg_lao__allowance_payments "
+    assert q(db, f"select count(*) from {staging}.stg_msdhs__volunteers")[0][0] == 10
+    got = dict(q(db, f"select payment_id, amount::text from {staging}.stg_lao__allowance_payments "
                      "where payment_id in ('P00101', 'P00102')"))
     assert got == {"P00101": "600.00", "P00102": "650.00"}  # P00101: night 1 stands; P00102: corrected
 

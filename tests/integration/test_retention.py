@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from generate_helpers import encode_extract, national_id, write_drop
-from warehouse_helpers import fresh_database
+from warehouse_helpers import building_schema, fresh_database
 from welfare import contract, ingest, retention
 from welfare.orchestration import tasks
 from welfare.warehouse import roles, secrets
@@ -84,8 +84,9 @@ def quarantined(target, ext) -> dict[int, int]:
 
 
 def current_state(target) -> list[tuple]:
+    """The staging view as SNAPSHOT_BUILD built it (nothing is published here: the generation being built)."""
     return q(target, "select volunteer_id, national_id, subdistrict_code, load_id, is_stale "
-                     "from staging.stg_msdhs__volunteers order by volunteer_id")
+                     f"from {building_schema(target, 'staging')}.stg_msdhs__volunteers order by volunteer_id")
 
 
 def files_under(home: Path) -> set[str]:

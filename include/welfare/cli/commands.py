@@ -236,12 +236,44 @@ def cmd_warehouse(args) -> int:
 
 
 def cmd_airflow(args) -> int:
-    """Run the airflow CLI with the project's environment (AIRFLOW_HOME, dags folder, connections)."""
-    from welfare.cli import runner
+    """Run the airflow CLI with the project's environment (AIRFLOW_HOME, dags folder, connections): the
+    live Airflow's (its metadata database) once `welfare up` has set it up, else `welfare run`'s."""
+    from welfare.cli import live, runner
 
-    env = runner.airflow_env(Path(args.sources) if args.sources else None)
-    runner.ensure_airflow(env)
+    cfg = live.read_config()
+    if cfg is not None and not args.sources:
+        env = live.live_env(cfg)
+    else:
+        env = runner.airflow_env(Path(args.sources) if args.sources else None)
+        runner.ensure_airflow(env)
     return subprocess.call([runner.airflow_bin(), *args.airflow_args], env=env)
+
+
+def cmd_up(args) -> int:
+    from welfare.cli import live
+
+    try:
+        live.up(port=args.port, sources=args.sources, executor=args.executor, workers=args.workers,
+                timeout_s=args.timeout, unpause=not args.paused)
+    except live.LiveError as exc:
+        print(f"welfare up: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_down(args) -> int:
+    from welfare.cli import live
+
+    live.down(echo=print)
+    return 0
+
+
+def cmd_status(args) -> int:
+    from welfare.cli import live
+
+    info = live.status()
+    print(json.dumps(info, indent=2))
+    return 0 if info["running"] and not info.get("unhealthy") else 3
 
 
 def cmd_caseworker(args) -> int:
@@ -281,9 +313,10 @@ def cmd_caseworker(args) -> int:
 
 
 def cmd_rotate_key(args) -> int:
-    """A new pseudonym key, then every model that holds a person_key rebuilt from scratch."""
+    """A new pseudonym key, then every model that holds a person_key rebuilt from scratch, tested and
+    published; the generation built under the old key is dropped."""
     from welfare.orchestration import tasks
-    from welfare.warehouse import connections, secrets
+    from welfare.warehouse import connections, secrets, wap
 
     if not args.rebuild_only:
         try:
@@ -293,15 +326,27 @@ def cmd_rotate_key(args) -> int:
             return 2
         print("a new pseudonym key is in $WELFARE_HOME/secrets/pseudonym.key; the old one is gone")
     transformer = connections.role_target("transformer")
-    tasks.run_dbt(transformer, ROTATION_REBUILD)
-    tasks.run_dbt(transformer, ["test"])
-    print("every model rebuilt under the new key: no person_key of the old key remains")
+    try:
+        out = tasks.build_and_publish(transformer, ROTATION_REBUILD, run_id="rotate-key")
+    except wap.WapError as exc:
+        print(f"welfare rotate-key: {exc}", file=sys.stderr)
+        print("welfare rotate-key: readers still read the warehouse under the old key; fix and run "
+              "`welfare rotate-key --rebuild-only`", file=sys.stderr)
+        return 1
+    try:
+        wap.discard(transformer, wap.other(out["generation"]))
+    except wap.WapError as exc:
+        print(f"welfare rotate-key: published under the new key, but the generation under the old key is still "
+              f"there: {exc}", file=sys.stderr)
+        return 1
+    print(f"every model rebuilt under the new key and published (the {out['generation']} generation); the "
+          "generation under the old key is dropped: no person_key of the old key remains")
     return 0
 
 
-# Every model rebuilt from the current state; the run history of S1.1 holds no key and is kept.
-ROTATION_REBUILD = ["run", "--full-refresh", "--exclude", "int_person_register_measurements",
-                    "person_register_measurements"]
+# Every model rebuilt from the current state (`dbt build`: its tests too, the gate of the publish); the run
+# history of S1.1 holds no key and is kept.
+ROTATION_REBUILD = ["--full-refresh", "--exclude", "int_person_register_measurements"]
 
 
 def cmd_access_log(args) -> int:
@@ -438,6 +483,21 @@ def build_parser() -> argparse.ArgumentParser:
     al.add_argument("--user", help="one login only")
     al.add_argument("--json", action="store_true", help="one JSON object a line")
     al.set_defaults(func=cmd_access_log)
+
+    up = sub.add_parser("up", help="start a live local Airflow (api-server, scheduler, dag-processor, triggerer) in the "
+                                   "background; returns once they are healthy")
+    up.add_argument("--port", type=int, default=None, help="the UI's port on 127.0.0.1 (default 8080, or the last one)")
+    up.add_argument("--sources", default=None,
+                    help="the drops folder to watch (default $WELFARE_SOURCES, else $WELFARE_HOME/drops)")
+    up.add_argument("--executor", choices=["LocalExecutor", "CeleryExecutor"], default="LocalExecutor")
+    up.add_argument("--workers", type=int, default=2, help="Celery workers to start (CeleryExecutor only)")
+    up.add_argument("--timeout", type=float, default=240.0, help="seconds to wait for the components to be healthy")
+    up.add_argument("--paused", action="store_true", help="leave the DAGs paused (default: unpaused, so 23:30 runs)")
+    up.set_defaults(func=cmd_up)
+    dn = sub.add_parser("down", help="stop the live local Airflow")
+    dn.set_defaults(func=cmd_down)
+    st = sub.add_parser("status", help="the live local Airflow's components and their health (exit 3 if not healthy)")
+    st.set_defaults(func=cmd_status)
 
     a = sub.add_parser("airflow", help="the airflow CLI with the project's environment, e.g. `welfare airflow dags list`")
     a.add_argument("--sources", help="sources root for the run (WELFARE_SOURCES)")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -154,21 +153,29 @@ def bootstrap_once(target: PgTarget) -> None:
         _READY.add(target.uri)
 
 
-def dbt_env(target: PgTarget) -> dict[str, str]:
-    """dbt's environment: the connection, its role (what dbt creates is the owner's) and the pseudonym
-    key as two session settings (never in the SQL dbt compiles or logs)."""
+def dbt_env(target: PgTarget, color: str | None = None, build_id: str | None = None) -> dict[str, str]:
+    """dbt's environment: the connection, its role (what dbt creates is the owner's), the pseudonym key as
+    two session settings (never in the SQL dbt compiles or logs), and the generation it builds
+    (``WELFARE_BUILD_COLOR``: ``color``, by default the one readers do not see, welfare.warehouse.wap) with
+    the build's id (a session setting, and in dbt's artifacts as ``metadata.env.WELFARE_BUILD_ID``)."""
     import dataclasses
 
-    from welfare.warehouse import roles, secrets
+    from welfare.warehouse import roles, secrets, wap
 
+    color = color or wap.building_color(target)
+    build_id = build_id or wap.new_build_id("adhoc")
     home = welfare_home()
     env = dict(os.environ)
-    env.update(dataclasses.replace(target, options=secrets.pseudonym_session_options()).env())
+    options = secrets.pseudonym_session_options() + wap.session_options(color, build_id)
+    env.update(dataclasses.replace(target, options=options).env())
     env.update({
         "WELFARE_PG_ROLE": roles.OWNER,
+        "WELFARE_BUILD_COLOR": color,
+        "DBT_ENV_CUSTOM_ENV_WELFARE_BUILD_ID": build_id,
+        "DBT_ENV_CUSTOM_ENV_WELFARE_BUILD_COLOR": color,
         "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
         "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
-        "DBT_TARGET_PATH": str(home / "dbt" / "target"),
+        "DBT_TARGET_PATH": str(wap.dbt_target_dir()),
         "DBT_LOG_PATH": str(home / "dbt" / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
@@ -176,17 +183,46 @@ def dbt_env(target: PgTarget) -> dict[str, str]:
     return env
 
 
-def run_dbt(target: PgTarget, args: list[str]) -> None:
-    """Run a dbt command against the warehouse, streaming its output into the task log."""
+def run_dbt(target: PgTarget, args: list[str], *, color: str | None = None, build_id: str | None = None,
+            run_key: str | None = None) -> None:
+    """Run a dbt command against the warehouse, its output streamed into the task log line by line as dbt
+    writes it; raises when dbt fails. ``color``: the generation (default: the published one for ``docs``,
+    else the one readers do not see). A build that readers should see goes through :func:`build_and_publish`.
+    ``run_key`` (an Airflow run id): each node's result is written for the warehouse DAG's mirror tasks
+    (welfare.orchestration.dbt_nodes)."""
+    from welfare.orchestration import dbt_nodes
+    from welfare.warehouse import wap
+
     bootstrap_once(target)
+    color = color or wap.color_for(target, args)
     dbt = Path(sys.executable).with_name("dbt")
     cmd = [str(dbt) if dbt.exists() else "dbt", *args]
-    log.info("running %s", " ".join(cmd))
-    proc = subprocess.run(cmd, cwd=DBT_PROJECT_DIR, env=dbt_env(target), capture_output=True, text=True)
-    for line in (proc.stdout + proc.stderr).splitlines():
-        log.info("dbt | %s", line)
-    if proc.returncode != 0:
-        raise RuntimeError(f"`dbt {' '.join(args)}` failed (exit {proc.returncode}); see the dbt lines above")
+    log.info("running %s (the %s generation)", " ".join(cmd), color)
+    rc = dbt_nodes.stream_dbt(cmd, env=dbt_env(target, color=color, build_id=build_id), cwd=DBT_PROJECT_DIR,
+                              run_key=run_key)
+    if rc != 0:
+        raise RuntimeError(f"`dbt {' '.join(args)}` failed (exit {rc}); see the dbt lines above")
+
+
+def build_and_publish(target: PgTarget, dbt_args: list[str] | tuple[str, ...] = (), run_id: str | None = None,
+                      night: dict | None = None) -> dict:
+    """`dbt build` (plus ``dbt_args``) into the generation readers do not see, through :func:`run_dbt`; once
+    every node and test passed, readers' views switch to it in one transaction (welfare.warehouse.wap).
+    Raises, having published nothing, when the build failed."""
+    from welfare.warehouse import wap
+
+    return wap.build_and_publish(target, dbt_args, run_id=run_id, night=night, run_dbt=run_dbt)
+
+
+def _hand_dbt_runner_to_wap() -> None:
+    """welfare.warehouse.wap runs its builds through :func:`run_dbt` (looked up when called, so a replaced
+    run_dbt is the one used): the warehouse room may not import this one."""
+    from welfare.warehouse import wap
+
+    wap.use_dbt_runner(lambda target, args, **kw: run_dbt(target, args, **kw))
+
+
+_hand_dbt_runner_to_wap()
 
 
 # ---------------------------------------------------------------- Airflow glue

@@ -112,7 +112,8 @@ PERIODS: dict[str, tuple[str, int, str]] = {
     "rejected_files": ("WELFARE_RETENTION_REJECTED_FILES_DAYS", 180,
                        "rejected files kept under quarantine/files/"),
     "data_docs": ("WELFARE_RETENTION_DATA_DOCS_DAYS", 90, "Great Expectations Data Docs under data_docs/"),
-    "run_logs": ("WELFARE_RETENTION_RUN_LOGS_DAYS", 90, "run logs under runs/ and airflow/logs/"),
+    "run_logs": ("WELFARE_RETENTION_RUN_LOGS_DAYS", 90,
+                 "run logs under runs/ and airflow/logs/, and the dbt node results under dbt/nodes/"),
 }
 # The folders of $WELFARE_HOME swept by mtime: (category, folder, period)
 FILE_AREAS = (
@@ -120,6 +121,7 @@ FILE_AREAS = (
     ("data_docs", "data_docs", "data_docs"),
     ("run_log", "runs", "run_logs"),
     ("run_log", "airflow/logs", "run_logs"),
+    ("run_log", "dbt/nodes", "run_logs"),  # each build's node results and log lines (the UI's dbt tasks)
 )
 # How long a purge waits before it fails (and Airflow retries it): for the loads running (they hold
 # audit.load_ledger), and for a dbt build reading a raw table it drops a partition of (short: while it

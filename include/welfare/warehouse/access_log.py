@@ -26,8 +26,8 @@ from welfare.settings import private_dir, welfare_home
 RETENTION_DAYS_ENV = "WELFARE_RETENTION_ACCESS_LOG_DAYS"
 DEFAULT_RETENTION_DAYS = 400
 NOT_HUMAN = {"welfare", "postgres", "welfare_loader", "welfare_transformer", "welfare_owner"}
-_RELATION = re.compile(r"(?<![\w\"])\"?(marts|restricted|audit|raw|staging|intermediate|snapshots|reference|access"
-                       r"|landing)\"?\s*\.\s*\"?([a-z_][a-z0-9_]*)\"?", re.IGNORECASE)
+_RELATION = re.compile(r"(?<![\w\"])\"?((?:marts|restricted|staging|intermediate)(?:_blue|_green)?|audit|raw|snapshots"
+                       r"|reference|history|access|landing)\"?\s*\.\s*\"?([a-z_][a-z0-9_]*)\"?", re.IGNORECASE)
 
 
 def access_dir(home: Path | None = None) -> Path:

@@ -1,8 +1,9 @@
 """The warehouse schemas the ingest owns, and their migrations: util, raw, landing, audit.
 
-dbt owns everything downstream (staging, intermediate, marts, snapshots).
-The raw tables are generated from the contract: one per extract, typed, each
-row carrying its system, extract, extract date, source file and row number.
+dbt owns everything downstream (staging, intermediate, marts and restricted in two generations,
+snapshots, history; :mod:`welfare.warehouse.wap`), except the readers' views in marts and
+restricted, which the publish makes. The raw tables are generated from the contract: one per
+extract, typed, each row carrying its system, extract, extract date, source file and row number.
 """
 
 from __future__ import annotations
@@ -148,6 +149,40 @@ create table if not exists audit.retention_purge (
     reason         text not null
 );
 create index if not exists retention_purge_load_idx on audit.retention_purge (load_id);
+
+-- Write, audit, publish (welfare.warehouse.wap): every dbt build of a generation, and every publish.
+-- A build goes into the generation readers do not see; its row says how it ended (failed: the nodes
+-- that failed or did not run). Written by the transformer as the owner, read by the auditor.
+create table if not exists audit.warehouse_build (
+    build_id       text primary key,
+    generation     text not null check (generation in ('blue', 'green')),
+    run_id         text,
+    dbt_args       text[] not null default '{}',
+    drop_date      date,
+    started_at     timestamptz not null,
+    finished_at    timestamptz,
+    status         text not null check (status in ('building', 'passed', 'failed', 'published')),
+    dbt_invocation_id text,
+    failures       text[] not null default '{}'
+);
+create index if not exists warehouse_build_generation_idx on audit.warehouse_build (generation, started_at);
+
+-- One row per publish: the transaction that points the readers' views (marts.*, restricted.*) at a
+-- build's generation writes it. drop_date: the latest extract_date of audit.load_ledger when the build
+-- started; latest_extracts: per system, the latest extract_date loaded then.
+create table if not exists audit.warehouse_publish (
+    publish_id     bigint generated always as identity primary key,
+    build_id       text not null unique references audit.warehouse_build (build_id),
+    generation     text not null check (generation in ('blue', 'green')),
+    dbt_invocation_id text not null,
+    run_id         text,
+    drop_date      date,
+    started_at     timestamptz not null,
+    published_at   timestamptz not null default now(),
+    relations      text[] not null,
+    latest_extracts jsonb not null default '{}'::jsonb,
+    published_by   text not null default session_user
+);
 """
 
 
@@ -205,18 +240,33 @@ def bootstrap_sql() -> str:
     return "\n".join(parts)
 
 
+HISTORY_SCHEMA = "history"
+MEASUREMENTS = "int_person_register_measurements"
+
+
+def _relkind(cur, schema: str, name: str) -> str | None:
+    cur.execute("select c.relkind::text from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                "where n.nspname = %s and c.relname = %s", (schema, name))
+    row = cur.fetchone()
+    return row[0] if row else None
+
+
 def _migrate_measurement_history(cur) -> None:
-    """S1.1's run history moved from ``marts.person_register_measurements`` (a table) into
-    ``intermediate.int_person_register_measurements`` (the mart became a view over it): a warehouse
-    built before keeps its history by moving the table, before dbt builds anything."""
-    cur.execute("select c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-                "where n.nspname = 'marts' and c.relname = 'person_register_measurements'")
-    old = cur.fetchone()
-    cur.execute("select to_regclass('intermediate.int_person_register_measurements') is not null")
-    if old and old[0] == "r" and not cur.fetchone()[0]:
-        cur.execute("create schema if not exists intermediate")
-        cur.execute("alter table marts.person_register_measurements set schema intermediate")
-        cur.execute("alter table intermediate.person_register_measurements rename to int_person_register_measurements")
+    """S1.1's run history lives in ``history.int_person_register_measurements``, shared by both
+    generations of the warehouse (:mod:`welfare.warehouse.wap`). A warehouse built before keeps its
+    history, moved before dbt builds anything: from ``marts.person_register_measurements`` (when the
+    mart was a table) or ``intermediate.int_person_register_measurements`` (before the generations),
+    with the columns saying which build measured (NULL: before builds were published)."""
+    cur.execute(f"create schema if not exists {HISTORY_SCHEMA}")
+    if _relkind(cur, HISTORY_SCHEMA, MEASUREMENTS) is None:
+        if _relkind(cur, "intermediate", MEASUREMENTS) == "r":
+            cur.execute(f"alter table intermediate.{MEASUREMENTS} set schema {HISTORY_SCHEMA}")
+        elif _relkind(cur, "marts", "person_register_measurements") == "r":
+            cur.execute(f"alter table marts.person_register_measurements set schema {HISTORY_SCHEMA}")
+            cur.execute(f"alter table {HISTORY_SCHEMA}.person_register_measurements rename to {MEASUREMENTS}")
+    if _relkind(cur, HISTORY_SCHEMA, MEASUREMENTS) == "r":
+        cur.execute(f"alter table {HISTORY_SCHEMA}.{MEASUREMENTS} add column if not exists build_id text, "
+                    "add column if not exists measured_at timestamptz")
 
 
 def bootstrap(dsn: str, role: str | None = None) -> None:
@@ -228,8 +278,8 @@ def bootstrap(dsn: str, role: str | None = None) -> None:
             cur.execute(f"set local role {q(role)}")
         cur.execute("create schema if not exists raw")
         _migrate_unpartitioned(cur)
-        _migrate_measurement_history(cur)
         cur.execute(bootstrap_sql())
+        _migrate_measurement_history(cur)
         conn.commit()
 
 
@@ -243,8 +293,8 @@ def require_setup(dsn: str) -> None:
     with connect(dsn) as conn, conn.cursor() as cur:
         # from the catalogs: a component's role may have no usage of every schema
         cur.execute("select (select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-                    "        where (n.nspname, c.relname) in (('audit', 'load_ledger'), "
-                    "                                         ('access', 'caseworker_districts'))) = 2 "
+                    "        where (n.nspname, c.relname) in (('audit', 'load_ledger'), ('audit', 'warehouse_publish'), "
+                    "                                         ('access', 'caseworker_districts'))) = 3 "
                     "and exists (select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
                     "            where n.nspname = 'util' and p.proname = 'raw_partition_create')")
         ready = cur.fetchone()[0]

@@ -13,9 +13,13 @@
 ``welfare_auditor``      the load audit and the quarantine's reasons (not the quarantined records).
 
 Which mart each reader may read is dbt's ``grants`` config (``dbt_project.yml``, re-applied by every
-build to the tables it recreates); the schema usage, the row security of the follow-up lists and the
-check that the pseudonym key is present are dbt macros (``macros/access.sql``). This module makes
-the roles and what lies outside dbt: the database, the ingest's schemas, the caseworkers' table.
+build to the tables it recreates); the row security of the follow-up lists and the check that the
+pseudonym key is present are dbt macros (``macros/access.sql``). dbt builds into the generation
+readers do not see (``<layer>_blue`` or ``<layer>_green``); readers read the views ``marts.*`` and
+``restricted.*``, which the publish (:mod:`welfare.warehouse.wap`) points at the published generation
+with the grants dbt gave its relations, and it alone gives readers the usage of that generation's
+schemas. This module makes the roles and what lies outside dbt: the database, the schemas, the
+ingest's grants, the caseworkers' table.
 
 The human roles (analyst, auditor, every caseworker login) are audited: with pgaudit, every read
 they make is logged with the relation (``pgaudit.log = 'read'``); without it, their statements are
@@ -42,7 +46,14 @@ ROLES = {
 LOGIN_ROLES = ("loader", "transformer", "bi_reader", "analyst", "auditor")
 AUDITED_ROLES = ("analyst", "auditor")  # and every caseworker login
 INGEST_SCHEMAS = ("util", "raw", "landing", "audit", "access")
-DBT_SCHEMAS = ("reference", "staging", "intermediate", "marts", "restricted", "snapshots")
+GENERATIONS = ("blue", "green")
+GENERATION_LAYERS = ("staging", "intermediate", "marts", "restricted")  # one schema per layer and generation
+READER_SCHEMAS = ("marts", "restricted")  # the readers' views of the published generation
+SHARED_DBT_SCHEMAS = ("reference", "snapshots", "history")  # seeds, snapshots, S1.1's history: one for both
+DBT_SCHEMAS = (*READER_SCHEMAS, *SHARED_DBT_SCHEMAS,
+               *(f"{layer}_{color}" for color in GENERATIONS for layer in GENERATION_LAYERS))
+# dbt's schemas before the generations: the first publish drops what is left of them
+LEGACY_DBT_SCHEMAS = ("staging", "intermediate")
 _LOGIN_NAME = re.compile(r"^[a-z][a-z0-9_]{2,40}$")
 
 
@@ -109,7 +120,7 @@ def create_roles(admin: PgTarget, password: Callable[[str], str]) -> None:
 def _own_everything(cur) -> None:
     """Objects of the project's schemas that another role owns (a warehouse built before the roles, by
     the superuser) become the owner's."""
-    schemas = list(INGEST_SCHEMAS + DBT_SCHEMAS)
+    schemas = list(INGEST_SCHEMAS + DBT_SCHEMAS + LEGACY_DBT_SCHEMAS)
     cur.execute("select nspname from pg_namespace where nspname = any(%s) and nspowner <> %s::regrole",
                 (schemas, OWNER))
     for (s,) in cur.fetchall():
@@ -225,6 +236,9 @@ def apply_database(admin: PgTarget) -> None:
         cur.execute(f"grant usage, create on schema landing to {loader}")
         cur.execute(f"grant select on all tables in schema raw to {loader}")
         cur.execute(f"grant select, insert, update on all tables in schema audit to {loader}")
+        # what was built and published is the transformer's record (as the owner), not the loader's
+        cur.execute(f"revoke insert, update, delete, truncate on audit.warehouse_build, audit.warehouse_publish "
+                    f"from {loader}")
         cur.execute(f"grant execute on function util.raw_partition_create(bigint), "
                     f"util.raw_partition_attach(bigint) to {loader}")
         # the auditor: the load audit, and of the quarantine the reasons, not the records

@@ -23,7 +23,7 @@ def dagbag(tmp_path_factory):
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
     assert set(dagbag.dag_ids) == {"welfare_ingest_msdhs", "welfare_ingest_cdd", "welfare_ingest_lao",
-                                   "welfare_warehouse", "welfare_retention"}
+                                   "welfare_warehouse", "welfare_retention", "welfare_nightly"}
 
 
 def test_tags_owner_retries_docs(dagbag):
@@ -33,8 +33,13 @@ def test_tags_owner_retries_docs(dagbag):
         assert dag.max_active_runs == 1, dag_id
         for t in dag.tasks:
             assert t.owner and t.owner != "airflow", (dag_id, t.task_id)
+        for t in dag.tasks:
+            # every task is bounded in time and alerts when it fails
+            assert t.execution_timeout is not None, (dag_id, t.task_id)
+            assert t.on_failure_callback, (dag_id, t.task_id)
         loads = [t for t in dag.tasks if t.task_id.startswith("load_") or t.task_id in ("dbt_build", "purge")]
-        assert loads, dag_id
+        if dag_id != "welfare_nightly":
+            assert loads, dag_id
         for t in loads:
             assert t.retries >= 2, (dag_id, t.task_id)
 
@@ -76,3 +81,47 @@ def test_dag_files_import_nothing_heavy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     heavy = [m for m in out.stdout.strip().split(",") if m]
     assert not [m for m in heavy if m in ("great_expectations", "dbt", "psycopg2")], heavy
+
+
+def test_the_night_is_one_chain_with_one_build_after_the_three_ingests(dagbag):
+    from welfare import contract
+
+    nightly = dagbag.dags["welfare_nightly"]
+    assert nightly.timetable.expression == "30 23 * * *" and str(nightly.timetable.timezone) == "Asia/Bangkok"
+    assert not nightly.catchup  # older nights are an explicit backfill
+    build = nightly.get_task("build")
+    assert build.trigger_dag_id == "welfare_warehouse" and build.trigger_rule == "all_done"
+    ingests = {f"ingest_{s}" for s in contract.systems()}
+    assert build.upstream_task_ids == ingests
+    for task_id in ingests | {"build"}:
+        t = nightly.get_task(task_id)
+        assert t.deferrable and t.wait_for_completion and t.reset_dag_run, task_id  # waits without a worker
+    # the ingests and the build run only when the night (or an operator) triggers them: never once per extract
+    for dag_id in ("welfare_warehouse", *(f"welfare_ingest_{s}" for s in contract.systems())):
+        assert not dagbag.dags[dag_id].timetable.can_be_scheduled, dag_id
+    assert nightly.deadline, "the night must be done by its deadline"
+
+
+def test_the_drop_is_awaited_by_a_deferrable_sensor_and_the_date_is_a_validated_param(dagbag):
+    from airflow.sdk.exceptions import ParamValidationError
+    from welfare import contract
+    from welfare.orchestration.sensors import DropSensor, DropTrigger
+
+    for system in contract.systems():
+        dag = dagbag.dags[f"welfare_ingest_{system}"]
+        sensor = dag.get_task("wait_for_drop")
+        assert isinstance(sensor, DropSensor) and sensor.retries == 0
+        param = dag.params.get_param("extract_date")
+        assert param.schema["format"] == "date"
+        with pytest.raises(ParamValidationError):
+            param.resolve("31/12/2024")
+        assert param.resolve("2024-12-31") == "2024-12-31"
+    classpath, kwargs = DropTrigger("/s", "lao", "2024-12-31", deadline=5.0, started=1.0).serialize()
+    assert classpath == "welfare.orchestration.sensors.DropTrigger" and kwargs["system"] == "lao"
+
+
+def test_the_warehouse_publishes_only_after_the_build_and_documents_after_publishing(dagbag):
+    dag = dagbag.dags["welfare_warehouse"]
+    assert dag.get_task("publish").upstream_task_ids == {"dbt_build"}
+    assert dag.get_task("dbt_docs").upstream_task_ids == {"publish"}
+    assert [o.name for o in dag.get_task("publish").outlets] == ["welfare.marts.published"]

@@ -101,6 +101,8 @@ def test_the_access_log_reads_pgaudit_and_statement_lines_of_people_only():
     stmt = _record("welfare_analyst", "statement: select * from marts.dim_persons d join \"marts\".fct_bmn_members m "
                                       "on m.person_key = d.person_key where d.sex = 'F'")
     assert {e["relation"] for e in access_log.parse(stmt)} == {"marts.dim_persons", "marts.fct_bmn_members"}
+    direct = _record("welfare_analyst", "statement: select * from marts_green.dim_persons, history.x")  # a generation
+    assert {e["relation"] for e in access_log.parse(direct)} == {"marts_green.dim_persons", "history.x"}
     assert access_log.parse(_record("welfare_transformer", "AUDIT: SESSION,1,1,READ,SELECT,TABLE,marts.x,,")) == []
     assert access_log.parse(_record("cw_takhli", "AUDIT: SESSION,1,1,WRITE,INSERT,TABLE,marts.x,,")) == []
     assert access_log.parse(_record("cw_takhli", "connection authorized: user=cw_takhli")) == []

@@ -1,8 +1,9 @@
 -- S1.1 ฐานข้อมูลกลางถูกต้อง ทันสมัย ครบถ้วน
--- The value of fiscal year F is the measurement (int_person_register_measurements) of the latest
--- run whose drop date falls in F; years no run measured are NULL, and so is an area with no persons.
+-- The value of fiscal year F is the measurement (int_person_register_measurements_latest: the
+-- published runs' and this build's) of the latest run whose drop date falls in F; years no run
+-- measured are NULL, and so is an area with no persons.
 with measurements as (
-    select * from {{ ref('int_person_register_measurements') }}
+    select * from {{ ref('int_person_register_measurements_latest') }}
 ),
 
 latest_of_year as (

@@ -1,17 +1,22 @@
 {{ config(
     materialized='incremental',
-    unique_key=['drop_date', 'area_code'],
+    schema='history',
+    unique_key=['build_id', 'drop_date', 'area_code'],
     incremental_strategy='delete+insert',
     full_refresh=false,
     on_schema_change='fail',
+    pre_hook=["{{ forget_unpublished_measurements() }}"],
 ) }}
 -- S1.1's measurement of the warehouse: after each run, per area, how many persons the register
 -- holds (the dead included) and how many of them are complete and consistent (sex, birth date and
 -- home subdistrict known; target_persons and the BMN member rows of every survey year agree on sex
--- and birth date). One row per run's drop date (the latest extract_date in audit.load_ledger) and
--- area; a rerun for the same drop date replaces its rows, so replaying the drops in order
--- reproduces every measurement. full_refresh is off: the history is the point of this table.
--- marts.person_register_measurements publishes it.
+-- and birth date). One row per build, drop date (the latest extract_date in audit.load_ledger) and
+-- area; the latest published build of a drop date is its measurement
+-- (int_person_register_measurements_latest), so replaying the drops in order reproduces every
+-- measurement. full_refresh is off: the history is the point of this table. It is shared by both
+-- generations (schema history, welfare.warehouse.wap): a build writes its rows here before its tests
+-- have run, readers see them only once the build is published, and the next build forgets the rows
+-- of a build never published (the pre-hook).
 -- Persons without a home subdistrict count in the province row only.
 with load_ledger as (
     select * from {{ ref('stg_audit__load_ledger') }}
@@ -61,7 +66,9 @@ final as (
         case
             when coalesce(b.persons, 0) = 0 then null
             else round(100.0 * b.complete_persons::numeric / b.persons::numeric, 1)
-        end::numeric as pct_complete
+        end::numeric as pct_complete,
+        {{ current_build_id() }}::text as build_id,
+        now()::timestamptz as measured_at
     from drop_date as d
     cross join areas as a
     left join by_area as b on a.area_code = b.area_code

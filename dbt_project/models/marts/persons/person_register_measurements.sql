@@ -1,8 +1,9 @@
 {{ config(materialized='view') }}
 -- S1.1's measurement of the warehouse after each run, per drop date and area: the published face of
--- int_person_register_measurements, which keeps the history of runs.
+-- int_person_register_measurements (the history of runs), as int_person_register_measurements_latest
+-- gives it: the published builds' measurements only.
 with measurements as (
-    select * from {{ ref('int_person_register_measurements') }}
+    select * from {{ ref('int_person_register_measurements_latest') }}
 ),
 
 final as (

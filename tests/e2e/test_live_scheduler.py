@@ -1,0 +1,238 @@
+"""The nights as the live scheduler runs them: `welfare up`, then Airflow's scheduler, dag-processor,
+triggerer and LocalExecutor do everything; run states are read through Airflow's REST API and the
+warehouse is read directly.
+
+One live Airflow for the module, over the end-to-end province's drops (content_hashes.E2E_PROVINCE):
+- a backfill (`airflow backfill create`) of welfare_nightly over its four nights gives the marts
+  `welfare run` gives over the same drops (the recorded content hashes), with one build a night;
+- a late drop: the sensors defer (no worker held), the drop arrives, the night completes;
+- a missing system: its sensor times out naming it, the build runs on what is current and says so,
+  and the failure alert reaches a webhook receiver on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+from content_hashes import E2E_PROVINCE, RECORD, content_hashes
+
+pytestmark = pytest.mark.e2e
+
+WELFARE = str(Path(sys.executable).with_name("welfare"))
+NIGHTS = ["2021-09-27", "2021-09-28", "2021-09-29", "2021-09-30"]
+LATE_NIGHT, MISSING_NIGHT = "2021-10-01", "2021-10-02"
+DROP_WAIT_S = 75
+
+
+class Receiver(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        Receiver.received.append(json.loads(body or b"{}"))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+class Live:
+    def __init__(self, home: Path, env: dict, gen: Path, drops: Path, up_output: str):
+        from welfare.cli.live import ApiClient, LiveConfig
+
+        self.home, self.env, self.gen, self.drops, self.up_output = home, env, gen, drops, up_output
+        cfg = LiveConfig(**json.loads((home / "airflow" / "live.json").read_text()))
+        password = json.loads((home / "secrets" / "airflow-admin.json").read_text())["admin"]
+        self.cfg, self.api = cfg, ApiClient(cfg.url, "admin", password)
+
+    def welfare(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        proc = subprocess.run([WELFARE, *args], env=self.env, capture_output=True, text=True, timeout=1800)
+        if check:
+            assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        return proc
+
+    def deliver(self, system: str, night: str, like: str | None = None) -> None:
+        """A drop arrives as the source systems deliver it: files first, the manifest last."""
+        src = self.gen / system / (like or night)
+        dst = self.drops / system / night
+        dst.mkdir(parents=True, exist_ok=True)
+        for f in sorted(src.iterdir()):
+            if f.name != "_manifest.json":
+                shutil.copyfile(f, dst / f.name)
+        shutil.copyfile(src / "_manifest.json", dst / "_manifest.json.part")
+        os.replace(dst / "_manifest.json.part", dst / "_manifest.json")
+
+    def superuser_dsn(self) -> str:
+        from welfare.warehouse.embedded import EmbeddedWarehouse
+
+        return EmbeddedWarehouse(self.home).target.dsn
+
+    def query(self, sql: str, params=()) -> list[tuple]:
+        import psycopg2
+
+        with psycopg2.connect(self.superuser_dsn()) as conn, conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+
+    def children(self, nightly_run_id: str) -> dict[str, dict]:
+        """The runs the nightly chain triggered (they carry its run id)."""
+        out = {}
+        for dag_id in ("welfare_ingest_msdhs", "welfare_ingest_cdd", "welfare_ingest_lao", "welfare_warehouse"):
+            runs = [r for r in self.api.runs(dag_id) if r["dag_run_id"] == nightly_run_id]
+            if runs:
+                out[dag_id] = runs[0]
+        return out
+
+    def states(self, dag_id: str, run_id: str) -> dict[str, str]:
+        return {t["task_id"]: t["state"] for t in self.api.task_instances(dag_id, run_id)}
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str) -> str:
+        folder = self.home / "airflow" / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        return "\n".join(p.read_text(errors="replace") for p in sorted(folder.glob("*.log*")))
+
+    def nightly_runs(self) -> list[dict]:
+        return self.api.runs("welfare_nightly")
+
+    def wait(self, predicate, timeout_s: float, what: str, poll_s: float = 3.0):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            got = predicate()
+            if got:
+                return got
+            time.sleep(poll_s)
+        raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    home = tmp_path_factory.mktemp("live_home")
+    gen, drops = home / "generated", home / "drops"
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {**os.environ, "WELFARE_HOME": str(home), "WELFARE_PSEUDONYM_KEY": E2E_PROVINCE["pseudonym_key"],
+           "WELFARE_DROP_WAIT_SECONDS": str(DROP_WAIT_S), "WELFARE_DROP_POKE_SECONDS": "2",
+           "WELFARE_NIGHT_POKE_SECONDS": "3", "WELFARE_RETRY_DELAY_SECONDS": "3",
+           "AIRFLOW_CONN_WELFARE_ALERTS": f"http://127.0.0.1:{server.server_port}/alerts",
+           "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2"}
+    subprocess.run([WELFARE, "generate", "--out", str(gen), "--scale", str(E2E_PROVINCE["scale"]),
+                    "--seed", str(E2E_PROVINCE["seed"]), "--drops", E2E_PROVINCE["drops"]],
+                   env=env, check=True, capture_output=True)
+    drops.mkdir()
+    up = subprocess.run([WELFARE, "up", "--paused", "--sources", str(drops), "--port", "18180"], env=env,
+                        capture_output=True, text=True, timeout=600)
+    assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+    obj = Live(home, env, gen, drops, up.stdout)
+    try:
+        # the nights are the test's: last night's chain, which Airflow starts at once on unpausing, is stopped
+        obj.api.unpause([d for d in obj.api.welfare_dags() if d != "welfare_retention"], stop_last_slot=True)
+        yield obj
+    finally:
+        subprocess.run([WELFARE, "down"], env=env, capture_output=True, timeout=120)
+        subprocess.run([WELFARE, "warehouse", "stop"], env=env, capture_output=True, timeout=120)
+        server.shutdown()
+
+
+def test_up_serves_127_0_0_1_behind_a_login_and_reports_healthy(live):
+    import urllib.error
+    import urllib.request
+
+    password_file = live.home / "secrets" / "airflow-admin.json"
+    assert password_file.stat().st_mode & 0o777 == 0o600
+    password = json.loads(password_file.read_text())["admin"]
+    assert f"admin / {password}" in live.up_output and live.cfg.url in live.up_output  # printed once, at the first up
+    with pytest.raises(urllib.error.HTTPError) as denied:
+        urllib.request.urlopen(f"{live.cfg.url}/api/v2/dags", timeout=10)
+    assert denied.value.code in (401, 403)
+    status = json.loads(live.welfare("status").stdout)
+    assert not status["unhealthy"] and set(status["running"]) >= {"api-server", "scheduler", "dag-processor",
+                                                                   "triggerer"}
+    # the metadata is in the embedded PostgreSQL, in a database of its own, owned by Airflow's own role
+    owner = live.query("select pg_get_userbyid(datdba) from pg_database where datname = 'airflow'")
+    assert owner == [("welfare_airflow",)]
+    # and the warehouse database holds no Airflow table
+    assert live.query("select count(*) from information_schema.tables where table_name = 'dag_run'") == [(0,)]
+
+
+def test_a_backfill_of_four_nights_gives_the_marts_welfare_run_gives_with_one_build_a_night(live):
+    for night in NIGHTS:
+        for system in ("msdhs", "cdd", "lao"):
+            live.deliver(system, night)
+    live.welfare("airflow", "backfill", "create", "--dag-id", "welfare_nightly",
+                 "--from-date", f"{NIGHTS[0]}T00:00:00+07:00", "--to-date", f"{NIGHTS[-1]}T23:59:00+07:00",
+                 "--max-active-runs", "1")
+    runs = live.wait(lambda: (lambda rs: rs if len(rs) == 4 and all(r["state"] in ("success", "failed") for r in rs)
+                              else None)([r for r in live.nightly_runs() if r["run_type"] == "backfill"]),
+                     timeout_s=2400, what="the four backfilled nights")
+    by_night = {r["logical_date"][:10]: r for r in runs}
+    assert sorted(by_night) == NIGHTS
+    for r in runs:
+        kids = live.children(r["dag_run_id"])
+        # one build a night, after the night's three ingests
+        assert set(kids) == {"welfare_ingest_msdhs", "welfare_ingest_cdd", "welfare_ingest_lao", "welfare_warehouse"}
+        assert kids["welfare_warehouse"]["state"] == "success", r["dag_run_id"]
+        last_ingest_end = max(kids[d]["end_date"] for d in kids if d.startswith("welfare_ingest"))
+        assert kids["welfare_warehouse"]["start_date"] >= last_ingest_end
+    published = live.query("select count(*) from audit.warehouse_publish")
+    assert published == [(4,)]
+    # the published marts are those `welfare run` gives over the same drops (tests/e2e/content_hashes.json)
+    recorded = json.loads(RECORD.read_text())
+    now = content_hashes(live.superuser_dsn())
+    assert {k: v for k, v in now.items() if k in recorded} == recorded
+    assert set(now) == set(recorded)
+
+
+def test_a_late_drop_is_waited_for_in_the_triggerer_then_the_night_completes(live):
+    run = live.api.trigger("welfare_nightly", logical_date=f"{LATE_NIGHT}T16:30:00Z")
+    run_id = run["dag_run_id"]
+    live.wait(lambda: (live.children(run_id).keys() >= {"welfare_ingest_msdhs", "welfare_ingest_cdd", "welfare_ingest_lao"}
+                       and all(live.states(f"welfare_ingest_{s}", run_id).get("wait_for_drop") == "deferred"
+                               for s in ("msdhs", "cdd", "lao"))),
+              timeout_s=300, what="the three sensors deferred")
+    # while deferred, no worker runs a task of the night
+    running = live.api.request("GET", "/api/v2/dags/~/dagRuns/~/taskInstances?state=running&limit=50")
+    assert running["total_entries"] == 0
+    for system in ("msdhs", "cdd", "lao"):  # the drop arrives late: a re-send of the last night's
+        live.deliver(system, LATE_NIGHT, like=NIGHTS[-1])
+    final = live.api.wait_run("welfare_nightly", run_id, timeout_s=900)
+    assert final["state"] == "success"
+    kids = live.children(run_id)
+    assert all(k["state"] == "success" for k in kids.values())
+    # the night's one build was published (by the run the chain triggered for it)
+    assert live.query("select run_id from audit.warehouse_publish order by published_at desc limit 1") == [(run_id,)]
+    # a re-send changes nothing: the marts still hold what was recorded
+    recorded = json.loads(RECORD.read_text())
+    assert {k: v for k, v in content_hashes(live.superuser_dsn()).items() if k in recorded} == recorded
+
+
+def test_a_missing_system_times_out_by_name_and_the_build_runs_on_what_is_current(live):
+    Receiver.received.clear()
+    for system in ("msdhs", "cdd"):
+        live.deliver(system, MISSING_NIGHT, like=NIGHTS[-1])
+    run_id = live.api.trigger("welfare_nightly", logical_date=f"{MISSING_NIGHT}T16:30:00Z")["dag_run_id"]
+    final = live.api.wait_run("welfare_nightly", run_id, timeout_s=900 + DROP_WAIT_S)
+    assert final["state"] == "failed"  # the night is not whole, and says so
+    kids = live.children(run_id)
+    assert kids["welfare_ingest_lao"]["state"] == "failed"
+    assert kids["welfare_ingest_msdhs"]["state"] == kids["welfare_ingest_cdd"]["state"] == "success"
+    assert kids["welfare_warehouse"]["state"] == "success"
+    sensor_log = live.task_log("welfare_ingest_lao", run_id, "wait_for_drop")
+    assert f"no complete lao drop for {MISSING_NIGHT}" in sensor_log
+    plan_log = live.task_log("welfare_warehouse", run_id, "plan")
+    assert "WITHOUT this night's drop of lao" in plan_log
+    # built on what was current, and published
+    assert live.query("select run_id from audit.warehouse_publish order by published_at desc limit 1") == [(run_id,)]
+    # the failure alert reached the webhook receiver, naming the DAG, the task and the reason
+    alerts = live.wait(lambda: [a for a in Receiver.received if "wait_for_drop" in json.dumps(a)], timeout_s=60,
+                       what="the failure alert", poll_s=1)
+    text = json.dumps(alerts[0])
+    assert "welfare_ingest_lao" in text and MISSING_NIGHT in text
