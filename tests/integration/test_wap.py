@@ -105,7 +105,8 @@ def world(warehouse, tmp_path_factory):
         seen["bi_reads_green"] = not denied(bi, "select count(*) from marts_green.kpi_values")
         seen["bi_reads_blue"] = not denied(bi, "select count(*) from marts_blue.kpi_values")
 
-        seen["second"] = tasks.build_and_publish(transformer, ["--fail-fast"], run_id="night-2")
+        seen["second"] = tasks.build_and_publish(transformer, ["--fail-fast"], run_id="night-2",
+                                                 night={"drop_date": "2021-09-28", "missing": []})
         seen["night2"] = readers_view(db)
         seen["building_after_second"] = wap.building_color(db)
         seen["bi_reads_green_now"] = not denied(bi, "select count(*) from marts_green.kpi_values")
@@ -199,8 +200,8 @@ def test_the_next_build_publishes_the_new_night_and_the_generations_swap(world):
     assert {d for d, *_ in world["night2"]["measurements"]} == set(NIGHTS[:2])
     assert world["night2"] != world["night1"]
     db = world["db"]
-    assert q(db, "select generation, drop_date from audit.warehouse_publish order by publish_id") == [
-        ("blue", NIGHTS[0]), ("green", NIGHTS[1])]
+    assert q(db, "select generation, drop_date, night_date from audit.warehouse_publish order by publish_id") == [
+        ("blue", NIGHTS[0], None), ("green", NIGHTS[1], NIGHTS[1])]  # the night, when the nightly chain says
     # the failed build's rows of the shared history were forgotten by the build after it
     builds = {b for (b,) in q(db, "select distinct build_id from history.int_person_register_measurements")}
     assert builds == {world["first"]["build_id"], second["build_id"], world["third"]["build_id"]}

@@ -159,6 +159,7 @@ create table if not exists audit.warehouse_build (
     run_id         text,
     dbt_args       text[] not null default '{}',
     drop_date      date,
+    night_date     date,
     started_at     timestamptz not null,
     finished_at    timestamptz,
     status         text not null check (status in ('building', 'passed', 'failed', 'published')),
@@ -169,7 +170,8 @@ create index if not exists warehouse_build_generation_idx on audit.warehouse_bui
 
 -- One row per publish: the transaction that points the readers' views (marts.*, restricted.*) at a
 -- build's generation writes it. drop_date: the latest extract_date of audit.load_ledger when the build
--- started; latest_extracts: per system, the latest extract_date loaded then.
+-- started; latest_extracts: per system, the latest extract_date loaded then; night_date: the night the
+-- nightly chain built for, when it says (a re-sent or missing drop leaves drop_date earlier).
 create table if not exists audit.warehouse_publish (
     publish_id     bigint generated always as identity primary key,
     build_id       text not null unique references audit.warehouse_build (build_id),
@@ -177,12 +179,16 @@ create table if not exists audit.warehouse_publish (
     dbt_invocation_id text not null,
     run_id         text,
     drop_date      date,
+    night_date     date,
     started_at     timestamptz not null,
     published_at   timestamptz not null default now(),
     relations      text[] not null,
     latest_extracts jsonb not null default '{}'::jsonb,
     published_by   text not null default session_user
 );
+-- night_date came after the tables: a warehouse set up before gets the column
+alter table audit.warehouse_build add column if not exists night_date date;
+alter table audit.warehouse_publish add column if not exists night_date date;
 """
 
 

@@ -300,10 +300,11 @@ def build(target: PgTarget, dbt_args: Sequence[str] = (), run_id: str | None = N
         color = other(current) if current else GENERATIONS[0]
         build_id = new_build_id()
         drop_date, latest = _ledger_state(cur)
+        night_date = (night or {}).get("drop_date")
         started = datetime.now(UTC)
         cur.execute("insert into audit.warehouse_build (build_id, generation, run_id, dbt_args, drop_date, "
-                    "started_at, status) values (%s, %s, %s, %s, %s, %s, 'building')",
-                    (build_id, color, run_id, args, drop_date, started))
+                    "night_date, started_at, status) values (%s, %s, %s, %s, %s, %s, %s, 'building')",
+                    (build_id, color, run_id, args, drop_date, night_date, started))
         log.info("build %s: dbt build %s into the %s generation (published: %s)", build_id, " ".join(args), color,
                  current or "none yet")
         (target_dir / "run_results.json").unlink(missing_ok=True)
@@ -325,8 +326,8 @@ def build(target: PgTarget, dbt_args: Sequence[str] = (), run_id: str | None = N
     log.info("build %s passed: %s (%s s)", build_id, verdict.statuses, dbt_seconds)
     return {"build_id": build_id, "generation": color, "published_before": current, "run_id": run_id,
             "dbt_args": args, "dbt_invocation_id": verdict.invocation_id, "drop_date": drop_date,
-            "latest_extracts": latest, "started_at": started.isoformat(), "relations": verdict.relations,
-            "statuses": verdict.statuses, "dbt_seconds": dbt_seconds, "night": night}
+            "night_date": night_date, "latest_extracts": latest, "started_at": started.isoformat(),
+            "relations": verdict.relations, "statuses": verdict.statuses, "dbt_seconds": dbt_seconds, "night": night}
 
 
 # ---------------------------------------------------------------- publish
@@ -458,9 +459,10 @@ def _switch(cur, b: dict, plan: _Plan, wait_ms: int) -> None:
     cur.execute("set local lock_timeout = %s", (f"{wait_ms}ms",))  # nothing else should wait: if it does, again
     cur.execute(b";\n".join(plan.script))
     cur.execute("insert into audit.warehouse_publish (build_id, generation, dbt_invocation_id, run_id, drop_date, "
-                "started_at, relations, latest_extracts) values (%s, %s, %s, %s, %s, %s, %s, %s)",
+                "night_date, started_at, relations, latest_extracts) values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (b["build_id"], b["generation"], b["dbt_invocation_id"], b.get("run_id"), b.get("drop_date"),
-                 b["started_at"], list(b["relations"]), json.dumps(b.get("latest_extracts") or {})))
+                 b.get("night_date"), b["started_at"], list(b["relations"]),
+                 json.dumps(b.get("latest_extracts") or {})))
     cur.execute("update audit.warehouse_build set status = 'published' where build_id = %s", (b["build_id"],))
 
 
@@ -502,11 +504,12 @@ def _wait_for(cur, transactions: list[str], seconds: float) -> list[str]:
 
 
 def _published_summary(cur, build_id: str) -> dict:
-    cur.execute("select generation, relations, published_at, drop_date from audit.warehouse_publish "
+    cur.execute("select generation, relations, published_at, drop_date, night_date from audit.warehouse_publish "
                 "where build_id = %s", (build_id,))
-    generation, relations, at, drop_date = cur.fetchone()
+    generation, relations, at, drop_date, night_date = cur.fetchone()
     return {"build_id": build_id, "generation": generation, "relations": list(relations),
-            "published_at": at.isoformat(), "drop_date": drop_date.isoformat() if drop_date else None}
+            "published_at": at.isoformat(), "drop_date": drop_date.isoformat() if drop_date else None,
+            "night_date": night_date.isoformat() if night_date else None}
 
 
 def publish(target: PgTarget, build: dict, *, lock_timeout_s: float | None = None,

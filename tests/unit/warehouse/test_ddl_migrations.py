@@ -64,5 +64,5 @@ def test_bootstrap_makes_the_publish_records(scratch):
                                               f"where table_schema = 'audit' and table_name = '{t}'")}
             for t in ("warehouse_build", "warehouse_publish")}
     assert {"build_id", "generation", "status", "failures", "dbt_invocation_id"} <= cols["warehouse_build"]
-    assert {"build_id", "generation", "dbt_invocation_id", "run_id", "drop_date", "started_at", "published_at",
-            "relations", "latest_extracts"} <= cols["warehouse_publish"]
+    assert {"build_id", "generation", "dbt_invocation_id", "run_id", "drop_date", "night_date", "started_at",
+            "published_at", "relations", "latest_extracts"} <= cols["warehouse_publish"]
