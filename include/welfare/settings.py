@@ -15,6 +15,19 @@ WAREHOUSE_CONN_IDS = {"loader": "welfare_loader", "transformer": "welfare_transf
 LOCAL_TZ = "Asia/Bangkok"
 
 
+def whole_number(raw: object, what: str, unit: str, error: type[Exception] = ValueError, minimum: int = 1) -> int:
+    """A setting that must be a whole number of ``unit`` of at least ``minimum``: ``error`` naming ``what``."""
+    if isinstance(raw, bool):
+        raise error(f"{what} must be a whole number of {unit}, not {raw!r}")
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise error(f"{what} must be a whole number of {unit}, not {raw!r}") from None
+    if value < minimum:
+        raise error(f"{what} must be at least {minimum}, not {value}")
+    return value
+
+
 def welfare_home() -> Path:
     """``$WELFARE_HOME``, default ``.local/`` in the checkout (git-ignored)."""
     return Path(os.environ.get("WELFARE_HOME") or PROJECT_ROOT / ".local").resolve()

@@ -156,15 +156,9 @@ class SuppressionError(RuntimeError):
 # ---------------------------------------------------------------- the rule
 def check_threshold(threshold: Any) -> int:
     """The threshold as a whole number >= 1 (0 would switch the protection off)."""
-    if isinstance(threshold, bool):
-        raise ValueError(f"suppression threshold must be a whole number >= 1, not {threshold!r}")
-    try:
-        t = int(str(threshold).strip())
-    except ValueError:
-        raise ValueError(f"suppression threshold must be a whole number >= 1, not {threshold!r}") from None
-    if t < 1:
-        raise ValueError(f"suppression threshold must be a whole number >= 1, not {threshold!r}")
-    return t
+    from welfare.settings import whole_number
+
+    return whole_number(threshold, "the suppression threshold", "rows")
 
 
 def default_threshold() -> int:

@@ -298,26 +298,28 @@ def nightly_deadline(*, runs_on: RunsOn = "executor") -> DeadlineAlert | None:
     ``$WELFARE_DEADLINE_ALERTS`` is off."""
     interval = night_deadline_interval()
     until = _clock_after(interval)
-    promise = f"the {NIGHTLY_SCHEDULE_AT:%H:%M} run succeeds by {until} {LOCAL_TZ}"
-    callback = _callback(runs_on, which="nightly", promise=promise)
-    if not deadline_alerts_enabled():
-        return None
-    return DeadlineAlert(reference=DeadlineReference.DAGRUN_LOGICAL_DATE, interval=interval, callback=callback,
-                         name=f"nightly chain by {until} {LOCAL_TZ}")
+    return _deadline(runs_on, "nightly", DeadlineReference.DAGRUN_LOGICAL_DATE, interval,
+                     promise=f"the {NIGHTLY_SCHEDULE_AT:%H:%M} run succeeds by {until} {LOCAL_TZ}",
+                     name=f"nightly chain by {until} {LOCAL_TZ}")
 
 
 def build_deadline(*, runs_on: RunsOn = "executor") -> DeadlineAlert | None:
-    """``@dag(deadline=...)`` of the warehouse DAG: its runs are triggered by assets and have no logical date, so
-    the clock starts when the run is queued; it alerts unless the build has succeeded
+    """``@dag(deadline=...)`` of the warehouse DAG: its runs (triggered by the nightly chain, or by hand) may have
+    no logical date, so the clock starts when the run is queued; it alerts unless the build has succeeded
     ``$WELFARE_BUILD_DEADLINE_MINUTES`` (default 180) minutes later. None when ``$WELFARE_DEADLINE_ALERTS`` is off."""
     interval = build_deadline_interval()
     minutes = int(interval.total_seconds() // 60)
-    promise = f"the build succeeds within {minutes} minutes of being queued"
-    callback = _callback(runs_on, which="build", promise=promise)
+    return _deadline(runs_on, "build", DeadlineReference.DAGRUN_QUEUED_AT, interval,
+                     promise=f"the build succeeds within {minutes} minutes of being queued",
+                     name=f"warehouse build within {minutes} min")
+
+
+def _deadline(runs_on: RunsOn, which: Literal["nightly", "build"], reference, interval: timedelta, *, promise: str,
+              name: str) -> DeadlineAlert | None:
+    callback = _callback(runs_on, which=which, promise=promise)  # validates runs_on even when alerts are off
     if not deadline_alerts_enabled():
         return None
-    return DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=interval, callback=callback,
-                         name=f"warehouse build within {minutes} min")
+    return DeadlineAlert(reference=reference, interval=interval, callback=callback, name=name)
 
 
 def triage_doc(deadline: Literal["nightly", "build"] | None = None) -> str:

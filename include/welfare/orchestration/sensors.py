@@ -30,14 +30,10 @@ POKE_SECONDS_DEFAULT = 30.0
 
 
 def drop_wait_seconds() -> int:
-    raw = os.environ.get("WELFARE_DROP_WAIT_SECONDS", str(DROP_WAIT_SECONDS_DEFAULT))
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"WELFARE_DROP_WAIT_SECONDS must be a whole number of seconds, not {raw!r}") from None
-    if value < 1:
-        raise ValueError(f"WELFARE_DROP_WAIT_SECONDS must be at least 1, not {value}")
-    return value
+    from welfare.settings import whole_number
+
+    return whole_number(os.environ.get("WELFARE_DROP_WAIT_SECONDS", str(DROP_WAIT_SECONDS_DEFAULT)),
+                        "WELFARE_DROP_WAIT_SECONDS", "seconds")
 
 
 def poke_seconds() -> float:

@@ -99,7 +99,7 @@ from zoneinfo import ZoneInfo
 
 from welfare import contract
 from welfare.contract import Extract
-from welfare.settings import LOCAL_TZ, PgTarget, welfare_home
+from welfare.settings import LOCAL_TZ, PgTarget, welfare_home, whole_number
 from welfare.warehouse import ddl
 from welfare.warehouse.sql import connect, q, sql_literal
 
@@ -143,13 +143,7 @@ def retention_periods(environ: dict[str, str] | None = None) -> dict[str, int]:
         if not raw:
             out[name] = default
             continue
-        try:
-            days = int(raw)
-        except ValueError:
-            raise RetentionError(f"{var} must be a whole number of days, not {raw!r}") from None
-        if days < 1:
-            raise RetentionError(f"{var} must be at least 1 day, not {days}")
-        out[name] = days
+        out[name] = whole_number(raw, var, "days", RetentionError)
     return out
 
 
