@@ -445,31 +445,53 @@ class ApiClient:
         out = self.request("GET", "/api/v2/dags?limit=100&tags=welfare")
         return sorted(d["dag_id"] for d in out.get("dags", []))
 
-    def unpause(self, dag_ids: list[str], stop_last_slot: bool = False, timeout_s: float = 60.0) -> list[str]:
+    def unpause(self, dag_ids: list[str], stop_last_slot: bool = False, timeout_s: float = 120.0) -> list[str]:
         """Unpause; with ``stop_last_slot``, the run Airflow starts at once for a scheduled DAG's last slot (its
         catchup=False behaviour) is marked failed as soon as it appears: a replay or a test that brings its own
-        nights does not want last night's chain besides. Returns the runs so stopped."""
-        before = {d: {r["dag_run_id"] for r in self.runs(d)} for d in dag_ids}
-        for dag_id in dag_ids:
-            self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
-        if not stop_last_slot:
-            return []
+        nights does not want last night's chain besides. Returns the runs so stopped.
+
+        The scheduled DAGs are unpaused first and the others only once that run is stopped, with every run
+        it had already triggered in them (they carry its run id) failed while they are still paused: a
+        night's ingest left waiting for a drop that never comes would hold its DAG (max_active_runs=1)."""
         from urllib.parse import quote
 
-        stopped, deadline = [], time.monotonic() + timeout_s
+        def patch_run(dag_id: str, run_id: str) -> None:
+            self.request("PATCH", f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}", {"state": "failed"})
+
         scheduled = [d for d in dag_ids if self.request("GET", f"/api/v2/dags/{d}").get("timetable_summary")
-                     not in (None, "None", "Never")]
-        while scheduled and time.monotonic() < deadline:
-            for dag_id in list(scheduled):
-                new = [r for r in self.runs(dag_id) if r["dag_run_id"] not in before[dag_id]
-                       and r["run_type"] == "scheduled"]
-                for r in new:
-                    self.request("PATCH", f"/api/v2/dags/{dag_id}/dagRuns/{quote(r['dag_run_id'], safe='')}",
-                                 {"state": "failed"})
-                    stopped.append(r["dag_run_id"])
-                    scheduled.remove(dag_id)
+                     not in (None, "None", "Never")] if stop_last_slot else []
+        others = [d for d in dag_ids if d not in scheduled]
+        before = {d: {r["dag_run_id"] for r in self.runs(d)} for d in scheduled}
+        for dag_id in scheduled:
+            self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+        stopped: list[tuple[str, str]] = []
+        deadline, waiting = time.monotonic() + timeout_s, list(scheduled)
+        while waiting and time.monotonic() < deadline:
+            for dag_id in list(waiting):
+                for r in self.runs(dag_id):
+                    if r["dag_run_id"] not in before[dag_id] and r["run_type"] == "scheduled":
+                        patch_run(dag_id, r["dag_run_id"])
+                        stopped.append((dag_id, r["dag_run_id"]))
+                        waiting.remove(dag_id)
+                        break
             time.sleep(1)
-        return stopped
+        # its tasks end (failed or skipped) before what they triggered is swept
+        for dag_id, run_id in stopped:
+            self._wait_tasks_ended(dag_id, run_id, deadline=time.monotonic() + timeout_s)
+        stopped_ids = {run_id for _, run_id in stopped}
+        for dag_id in others:
+            for r in self.runs(dag_id):
+                if r["dag_run_id"] in stopped_ids and r["state"] not in ("success", "failed"):
+                    patch_run(dag_id, r["dag_run_id"])
+            self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+        return sorted(stopped_ids)
+
+    def _wait_tasks_ended(self, dag_id: str, run_id: str, deadline: float) -> None:
+        ended = {"success", "failed", "skipped", "upstream_failed", "removed", None}
+        while time.monotonic() < deadline:
+            if {t["state"] for t in self.task_instances(dag_id, run_id)} <= ended:
+                return
+            time.sleep(1)
 
     def trigger(self, dag_id: str, logical_date: str | None = None, conf: dict | None = None,
                 run_id: str | None = None) -> dict:
@@ -501,3 +523,43 @@ class ApiClient:
             if time.monotonic() >= deadline:
                 raise LiveError(f"{dag_id} {run_id} still {run['state']} after {timeout_s:.0f}s")
             time.sleep(poll_s)
+
+
+def screenshot_run(out: Path, dag_id: str = "welfare_nightly", run_id: str | None = None,
+                   timeout_s: float = 90.0) -> tuple[Path, str]:
+    """A picture of a DAG run in the live UI, as a person sees it: Chromium logs in through the login form
+    with the admin's password, opens the run (the latest when ``run_id`` is None) and waits until its
+    state shows. Returns the PNG's path and the run's id."""
+    from urllib.parse import quote
+
+    from welfare.browser import Browser, BrowserError
+
+    cfg = read_config()
+    if cfg is None or not running_components():
+        raise LiveError("Airflow is not running here: `welfare up` first")
+    client = ApiClient(cfg.url)
+    if run_id is None:
+        runs = [r for r in client.runs(dag_id) if r.get("end_date")]
+        if not runs:
+            raise LiveError(f"{dag_id} has no finished run to show")
+        run_id = runs[0]["dag_run_id"]
+    state = client.run(dag_id, run_id)["state"]
+    page = f"{cfg.url}/dags/{dag_id}/runs/{quote(run_id, safe='')}"
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with Browser(width=1600, height=1000, timeout_s=timeout_s) as b:
+            b.goto(f"{cfg.url}/auth/login/?next={quote(page, safe='')}")
+            b.wait_for("document.querySelector('input[name=username]')", timeout_s=timeout_s)
+            b.fill("input[name=username]", ADMIN)
+            b.fill("input[name=password]", client.password)
+            b.click("button[type=submit]")
+            b.wait_for(f"location.pathname.includes('/dags/{dag_id}/runs/')", timeout_s=timeout_s)
+            # the run's header and its grid have loaded when the run's state and a task id are on the page
+            b.wait_for(f"document.body.innerText.toLowerCase().includes({json.dumps(state)})"
+                       f" && !document.querySelector('.chakra-spinner')", timeout_s=timeout_s)
+            time.sleep(1.0)  # the grid's bars animate in
+            b.screenshot(out, full_page=False)
+    except BrowserError as exc:
+        raise LiveError(f"the UI could not be pictured: {exc}") from None
+    return out, run_id
