@@ -6,6 +6,8 @@
 #   docker-compose              Debian's compose 1.29, which checks docker-compose.yml (`config`; no
 #                               Docker engine is needed; without it the test checks the file structurally)
 #   redis-server                a real Redis (the Celery broker of the deployment) for the tests that need one
+#   chromium, fonts-thai-tlwg   a real headless browser, and Thai fonts for what it draws: the UI screenshots
+#                               and the browser tests (without them those tests are skipped)
 set -u
 
 pg_bindir() {
@@ -23,6 +25,8 @@ if [ -n "$bindir" ] && [ -x "$bindir/postgres" ]; then
 fi
 command -v docker-compose >/dev/null 2>&1 || missing+=("docker-compose")
 command -v redis-server >/dev/null 2>&1 || missing+=("redis-server")
+command -v chromium >/dev/null 2>&1 || missing+=("chromium")
+[ -d /usr/share/fonts/truetype/tlwg ] || missing+=("fonts-thai-tlwg")
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -34,6 +38,6 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
 else
   echo "system-packages: not installed: ${missing[*]} (as root: apt-get install ${missing[*]});" \
        "the project runs without them (the access audit then uses PostgreSQL's statement log," \
-       "docker-compose.yml is checked structurally only, and tests that need Redis are skipped)" >&2
+       "docker-compose.yml is checked structurally only, and tests that need Redis or a browser are skipped)" >&2
 fi
 exit 0

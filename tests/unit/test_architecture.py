@@ -11,8 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "include" / "welfare"
 # A room may import rooms of its own rank or lower; settings is the foundation every room may use.
-RANKS = {"settings": -1, "contract": 0, "warehouse": 1, "validation": 2, "ingest": 3, "retention": 3, "orchestration": 4,
-         "export": 4, "cli": 5}
+RANKS = {"settings": -1, "contract": 0, "browser": 0, "warehouse": 1, "validation": 2, "ingest": 3, "retention": 3,
+         "orchestration": 4, "export": 4, "cli": 5}
 ROOMS = {*RANKS, "generate"}
 
 

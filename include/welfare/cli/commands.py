@@ -276,6 +276,18 @@ def cmd_status(args) -> int:
     return 0 if info["running"] and not info.get("unhealthy") else 3
 
 
+def cmd_screenshot(args) -> int:
+    from welfare.cli import live
+
+    try:
+        path, run_id = live.screenshot_run(Path(args.out), dag_id=args.dag, run_id=args.run)
+    except live.LiveError as exc:
+        print(f"welfare screenshot: {exc}", file=sys.stderr)
+        return 2
+    print(f"{path}: {args.dag} {run_id}")
+    return 0
+
+
 def cmd_caseworker(args) -> int:
     """Which caseworker login serves which districts (the row security of the follow-up lists)."""
     import getpass
@@ -498,6 +510,12 @@ def build_parser() -> argparse.ArgumentParser:
     dn.set_defaults(func=cmd_down)
     st = sub.add_parser("status", help="the live local Airflow's components and their health (exit 3 if not healthy)")
     st.set_defaults(func=cmd_status)
+    sc = sub.add_parser("screenshot", help="a PNG of a DAG run in the live UI, seen through a headless Chromium "
+                                           "that logs in as the admin")
+    sc.add_argument("--dag", default="welfare_nightly", help="the DAG (default welfare_nightly)")
+    sc.add_argument("--run", default=None, help="the run id (default: the DAG's latest finished run)")
+    sc.add_argument("--out", required=True, help="the PNG to write")
+    sc.set_defaults(func=cmd_screenshot)
 
     a = sub.add_parser("airflow", help="the airflow CLI with the project's environment, e.g. `welfare airflow dags list`")
     a.add_argument("--sources", help="sources root for the run (WELFARE_SOURCES)")
