@@ -114,6 +114,7 @@ def test_fill_and_click(page):
     b.click("#go")
     assert b.evaluate("document.getElementById('out').textContent") == "hello Somchai"
     assert b.wait_for("document.getElementById('out').textContent.startsWith('hello') && 'ok'") == "ok"
+    assert b.wait_for("document.querySelector('#go')") is True  # a node, which cannot travel by value
     with pytest.raises(BrowserError, match="no element matches"):
         b.click("#nowhere")
     with pytest.raises(BrowserError, match="no element matches"):

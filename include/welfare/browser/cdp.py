@@ -327,13 +327,15 @@ class Browser:
         return result.get("result", {}).get("value")
 
     def wait_for(self, js_expression: str, timeout_s: float = 30, poll_s: float = 0.25) -> Any:
-        """Evaluate `js_expression` every `poll_s` until it is truthy and return its value. An expression that
-        throws counts as not yet; BrowserError naming the expression (and its last error) after `timeout_s`."""
+        """Evaluate `js_expression` every `poll_s` until it is truthy and return its value (a DOM node, which
+        cannot travel by value, as True). An expression that throws counts as not yet; BrowserError naming the
+        expression (and its last error) after `timeout_s`."""
         deadline = time.monotonic() + timeout_s
         last_error = ""
+        probe = f"(() => {{ const v = ({js_expression}); return (v instanceof Node) ? true : v; }})()"
         while True:
             try:
-                value = self.evaluate(js_expression)
+                value = self.evaluate(probe)
                 if value:
                     return value
             except BrowserError as exc:

@@ -173,9 +173,8 @@ def live_env(cfg: LiveConfig) -> dict[str, str]:
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(cfg.worker_log_port),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(cfg.trigger_log_port),
         "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
-        # The warehouse DAG's per-node mirror tasks (welfare.orchestration.dbt_nodes) are opt-in: in a test run
-        # the triggerer stopped serving after starting ~100 of them (start_from_trigger) and the night hung.
-        "WELFARE_DBT_NODE_TASKS": os.environ.get("WELFARE_DBT_NODE_TASKS", "0"),
+        # the warehouse DAG's task per dbt node (welfare.orchestration.dbt_nodes), in the triggerer; 0: none
+        "WELFARE_DBT_NODE_TASKS": os.environ.get("WELFARE_DBT_NODE_TASKS", "1"),
         "WELFARE_DEADLINE_ALERTS": os.environ.get("WELFARE_DEADLINE_ALERTS", "on"),
         # a night's default retry delay: minutes (the interactive `welfare run` shortens it)
         "WELFARE_RETRY_DELAY_SECONDS": os.environ.get("WELFARE_RETRY_DELAY_SECONDS", "300"),
