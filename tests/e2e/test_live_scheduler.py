@@ -33,7 +33,7 @@ pytestmark = pytest.mark.e2e
 WELFARE = str(Path(sys.executable).with_name("welfare"))
 NIGHTS = ["2021-09-27", "2021-09-28", "2021-09-29"]
 LATE_NIGHT, MISSING_NIGHT = NIGHTS[-1], "2021-09-30"  # the drops' fourth night re-sends the third
-DROP_WAIT_S = 60
+DROP_WAIT_S = 30
 HAS_REDIS = bool(shutil.which("redis-server") or Path("/usr/bin/redis-server").exists())
 
 
@@ -139,7 +139,7 @@ def live(tmp_path_factory):
            "WELFARE_DROP_WAIT_SECONDS": str(DROP_WAIT_S), "WELFARE_DROP_POKE_SECONDS": "2",
            "WELFARE_NIGHT_POKE_SECONDS": "3", "WELFARE_RETRY_DELAY_SECONDS": "3",
            "AIRFLOW_CONN_WELFARE_ALERTS": f"http://127.0.0.1:{server.server_port}/alerts",
-           "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2", "AIRFLOW__CELERY__WORKER_CONCURRENCY": "1"}
+           "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2", "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2"}
     subprocess.run([WELFARE, "generate", "--out", str(gen), "--scale", str(E2E_PROVINCE["scale"]),
                     "--seed", str(E2E_PROVINCE["seed"]), "--drops", E2E_PROVINCE["drops"]],
                    env=env, check=True, capture_output=True)

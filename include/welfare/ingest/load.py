@@ -132,10 +132,8 @@ class _Load:
             except ConfigurationError:
                 raise
             except Exception as exc:
-                import psycopg2
-
-                if isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError):
-                    raise  # the warehouse itself: the task's retry may help
+                if is_platform_error(exc):
+                    raise  # the warehouse itself (a lost or refused connection): the task's retry may help
                 # Anything else is a problem with this file the loader did not foresee: recorded, never
                 # retried. The log names the exception's type and where it arose, not its message
                 # (which may quote the file's values).
@@ -350,3 +348,21 @@ class _Load:
                 raise refuse(old - kept)
 
         return check
+
+
+def is_platform_error(exc: BaseException) -> bool:
+    """The warehouse, not the file: a connection lost or refused (too many connections, the server
+    restarting), raised by psycopg2, by SQLAlchemy over it, or by GX testing its datasource's connection,
+    directly or as the cause of what was raised. Such a failure is retried, never held against the file."""
+    import psycopg2
+    import sqlalchemy.exc
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        # GX's TestConnectionError is a ConnectionError, as are a refused or reset socket
+        if isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError | sqlalchemy.exc.OperationalError
+                      | sqlalchemy.exc.InterfaceError | ConnectionError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False

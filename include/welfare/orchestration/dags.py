@@ -100,7 +100,10 @@ def ingest_dag(system: str, doc_md: str | None = None):
         },
     )
     def _ingest():
-        waited = DropSensor(task_id="wait_for_drop", system=system, retries=0,
+        # A timeout (no drop) fails at once, whatever the retries (AirflowFailException). The retries are for
+        # Airflow's own race: a drop found seconds after the deferral can resume the task before the executor
+        # has reported the deferring try's exit, and the scheduler then fails the resumed task.
+        waited = DropSensor(task_id="wait_for_drop", system=system, retries=2,
                             execution_timeout=timedelta(seconds=drop_wait_seconds() + 900))
         results = []
         for name in sys_def.extracts:

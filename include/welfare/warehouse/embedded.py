@@ -244,7 +244,7 @@ class EmbeddedWarehouse:
             "checkpoint_timeout = 15min\n"
             "timezone = 'Asia/Bangkok'\n"
             "log_timezone = 'Asia/Bangkok'\n"
-            "max_connections = 60\n"
+            "max_connections = 100\n"
         )
         self._append_for_server(self.data_dir / "postgresql.conf", conf)
         self._write_for_server(self.data_dir / "pg_hba.conf", HBA)

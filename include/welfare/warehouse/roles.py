@@ -85,13 +85,19 @@ def audit_login(cur, login: str) -> None:
         cur.execute(f"alter role {q(login)} reset pgaudit.log")
 
 
+# Each login role's connections at most: a load task holds up to about five (the loader's session, the rule
+# results' engine, GX's datasource), and a night runs four such tasks at once under the scheduler, the three
+# systems side by side under `welfare run`. The server's max_connections (100, embedded.py) bounds them all.
+LOGIN_CONNECTION_LIMIT = 40
+
+
 def _ensure_role(cur, name: str, login: bool, password: str | None) -> None:
     cur.execute("select 1 from pg_roles where rolname = %s", (name,))
     if cur.fetchone() is None:
         cur.execute(f"create role {q(name)}")
     attrs = "login" if login else "nologin"
     cur.execute(f"alter role {q(name)} {attrs} nosuperuser nocreatedb nocreaterole noreplication nobypassrls "
-                "inherit connection limit " + ("20" if login else "-1"))
+                "inherit connection limit " + (str(LOGIN_CONNECTION_LIMIT) if login else "-1"))
     if login and password:
         cur.execute("set local password_encryption = 'scram-sha-256'")
         cur.execute(f"alter role {q(name)} password %s", (password,))

@@ -47,6 +47,11 @@ def test_the_trigger_times_out_naming_the_system_and_the_date(tmp_path):
     message = sensors.failure_message(event.payload)
     assert "no complete cdd drop for 2024-12-31" in message
     assert str(tmp_path / "cdd" / "2024-12-31" / "_manifest.json") in message
+    # the sensor's retries never extend the wait: the timeout fails the task for good
+    from airflow.sdk.exceptions import AirflowFailException
+
+    with pytest.raises(AirflowFailException, match="no complete cdd drop"):
+        sensors.DropSensor(task_id="wait_for_drop", system="cdd", retries=2).execute_complete({}, event.payload)
 
 
 def test_a_misnamed_drop_ends_the_wait_at_once(tmp_path):
