@@ -176,9 +176,6 @@ def dbt_env(target: PgTarget, color: str | None = None, build_id: str | None = N
         "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
         "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
         "DBT_TARGET_PATH": str(wap.dbt_target_dir()),
-        # a parse state per generation: the schema macro reads WELFARE_BUILD_COLOR, so one shared state would be
-        # thrown away (a full parse) by every build, the colours alternating night after night
-        "DBT_PARTIAL_PARSE_FILE_PATH": str(wap.dbt_target_dir().parent / f"partial_parse-{color}.msgpack"),
         "DBT_LOG_PATH": str(home / "dbt" / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
