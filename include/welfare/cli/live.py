@@ -510,8 +510,15 @@ class ApiClient:
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         from urllib.parse import quote
 
-        out = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances?limit=500")
-        return out.get("task_instances", [])
+        # the API serves at most 100 a page (api.maximum_page_limit): a warehouse run has more, its dbt tasks
+        found: list[dict] = []
+        while True:
+            out = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances"
+                                      f"?limit=100&offset={len(found)}&order_by=id")
+            page = out.get("task_instances", [])
+            found += page
+            if not page or len(found) >= out.get("total_entries", 0):
+                return found
 
     def wait_run(self, dag_id: str, run_id: str, timeout_s: float = 900.0, poll_s: float = 3.0) -> dict:
         deadline = time.monotonic() + timeout_s
