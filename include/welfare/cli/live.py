@@ -464,7 +464,7 @@ class ApiClient:
         for dag_id in scheduled:
             self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
         stopped: list[tuple[str, str]] = []
-        deadline, waiting = time.monotonic() + timeout_s, list(scheduled)
+        deadline, waiting = time.monotonic() + timeout_s, [d for d in scheduled if self._slot_due(d)]
         while waiting and time.monotonic() < deadline:
             for dag_id in list(waiting):
                 for r in self.runs(dag_id):
@@ -484,6 +484,16 @@ class ApiClient:
                     patch_run(dag_id, r["dag_run_id"])
             self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
         return sorted(stopped_ids)
+
+    def _slot_due(self, dag_id: str) -> bool:
+        """Whether the scheduler is about to create a run of the DAG: its next run is due now. Not so when that
+        slot's run exists already (a second `welfare up` on the same metadata), so nothing is waited for."""
+        from datetime import UTC, datetime, timedelta
+
+        after = self.request("GET", f"/api/v2/dags/{dag_id}").get("next_dagrun_run_after")
+        if not after:
+            return True  # not computed yet: wait for the run, as when it is due
+        return datetime.fromisoformat(after.replace("Z", "+00:00")) <= datetime.now(UTC) + timedelta(seconds=5)
 
     def _wait_tasks_ended(self, dag_id: str, run_id: str, deadline: float) -> None:
         ended = {"success", "failed", "skipped", "upstream_failed", "removed", None}
