@@ -68,6 +68,28 @@ def night_figures(api, run_id: str) -> dict:
             "airflow_overhead_s": round(wall - busy, 1), "airflow_overhead_share": round((wall - busy) / wall, 3)}
 
 
+def node_seconds(run_results: dict) -> dict[str, tuple[str, float]]:
+    """Per dbt node of a run_results.json: (resource type, execution seconds)."""
+    return {r["unique_id"]: (r["unique_id"].split(".", 1)[0], float(r.get("execution_time") or 0.0))
+            for r in run_results.get("results", [])}
+
+
+def like_for_like(night: dict[str, tuple[str, float]], plain: dict[str, tuple[str, float]]) -> dict:
+    """What of the two builds' difference is not the same work. The snapshots are shared by both
+    generations: the night's build wrote their history, the plain build after it found nothing new, so
+    their time is work the plain build did not do, not overhead."""
+    shared = [u for u in night if night[u][0] == "snapshot" and u in plain]
+    snap_night = sum(night[u][1] for u in shared)
+    snap_plain = sum(plain[u][1] for u in shared)
+    others = [u for u in night if night[u][0] != "snapshot" and u in plain]
+    slower = sorted(((night[u][1] - plain[u][1], u) for u in night if u in plain), reverse=True)[:8]
+    return {"snapshots_night_s": round(snap_night, 1), "snapshots_plain_s": round(snap_plain, 1),
+            "other_nodes_night_s": round(sum(night[u][1] for u in others), 1),
+            "other_nodes_plain_s": round(sum(plain[u][1] for u in others), 1),
+            "slowest_differences": [{"node": u, "night_s": round(night[u][1], 1), "plain_s": round(plain[u][1], 1)}
+                                    for _, u in slower]}
+
+
 def plain_dbt_build(color: str) -> dict:
     """`dbt build` as a person would run it: no Airflow, no streamed output, no node results."""
     from welfare.orchestration import tasks
@@ -120,13 +142,28 @@ def main(argv: list[str] | None = None) -> int:
             figures["ui_screenshot"] = f"not taken: {exc}"
         live.down()
         other = wap.building_color(connections.role_target("transformer"))
+        # the night's node results as its build recorded them (run_results.json is dbt docs generate's by now)
+        from welfare.orchestration import dbt_nodes
+
+        recorded = [json.loads(p.read_text()) for p in dbt_nodes.results_dir(run_id).glob("*.json")
+                    if p.name != dbt_nodes.DONE]
+        night_nodes = node_seconds({"results": recorded})
+        results = wap.dbt_target_dir() / "run_results.json"
         plain = plain_dbt_build(other)
+        plain_nodes = node_seconds(json.loads(results.read_text())) if results.exists() else {}
         visible = figures["tasks"]["welfare_warehouse.dbt_build"]["seconds"]
         figures["plain_dbt_build"] = plain
         figures["visible_dbt_build_s"] = visible
         figures["visible_overhead"] = round(visible / plain["seconds"] - 1, 3)
+        # the same comparison without the shared snapshots' work, which only the night's build had to do (an
+        # approximation: node times are summed over dbt's threads, and the other nodes differ too, the plain
+        # build finding warm caches and the statistics autovacuum gathered meanwhile)
+        split = like_for_like(night_nodes, plain_nodes)
+        figures["nodes"] = split
+        extra = split["snapshots_night_s"] - split["snapshots_plain_s"]
+        figures["visible_overhead_like_for_like"] = round((visible - extra) / plain["seconds"] - 1, 3)
         figures["visible_overhead_limit"] = VISIBLE_OVERHEAD_LIMIT
-        figures["within_limit"] = figures["visible_overhead"] <= VISIBLE_OVERHEAD_LIMIT
+        figures["within_limit"] = figures["visible_overhead"] <= VISIBLE_OVERHEAD_LIMIT  # the raw figure: the stricter
     finally:
         live.down()
         subprocess.run([str(Path(sys.executable).with_name("welfare")), "warehouse", "stop"], capture_output=True)

@@ -23,3 +23,18 @@ def test_overlapping_statements_count_once():
     # 35.0-35.5 lies inside 35.0-36.0; 38.0-40.0 is apart: 1 s + 2 s, not 3.5 s
     assert union_seconds(spans) == 3.0
     assert union_seconds([]) == 0.0
+
+
+def test_the_shared_snapshots_work_is_told_apart_from_the_rest():
+    from bench.nightly import like_for_like, node_seconds
+
+    night = node_seconds({"results": [{"unique_id": "snapshot.welfare.snp_a", "execution_time": 170.0},
+                                      {"unique_id": "model.welfare.m", "execution_time": 20.0},
+                                      {"unique_id": "test.welfare.t", "execution_time": 1.0}]})
+    plain = node_seconds({"results": [{"unique_id": "snapshot.welfare.snp_a", "execution_time": 30.0},
+                                      {"unique_id": "model.welfare.m", "execution_time": 15.0},
+                                      {"unique_id": "test.welfare.t", "execution_time": 1.5}]})
+    split = like_for_like(night, plain)
+    assert (split["snapshots_night_s"], split["snapshots_plain_s"]) == (170.0, 30.0)
+    assert (split["other_nodes_night_s"], split["other_nodes_plain_s"]) == (21.0, 16.5)
+    assert split["slowest_differences"][0] == {"node": "snapshot.welfare.snp_a", "night_s": 170.0, "plain_s": 30.0}
