@@ -10,9 +10,11 @@ In a home of its own (the benchmark's sources watched as the drops folder):
 4. from Airflow's REST API, every task instance of the night: the night's wall time, and the time at
    least one task was running on a worker (the union of their [start, end]; deferred waits and the
    triggerer's mirror tasks are not work). Airflow's own overhead is the wall time minus that;
-5. the same `dbt build` run plainly (no Airflow, no streaming, no node results), on the same data into
-   the generation the night did not build (its first build: a full one, as the night's was). The
-   visible build's overhead is the night's `dbt_build` task against it; the limit is 10%.
+5. the same `dbt build` run plainly (no Airflow, no streaming, no node results), on the same data and
+   doing the same work: into the generation the night did not build (its first build: a full one, as
+   the night's was), with the snapshots the night wrote set aside (renamed), so that the plain build
+   writes their first history as the night's build did. The visible build's overhead is the night's
+   `dbt_build` task (from its start on a worker to its end) against it; the limit is 10%.
 """
 
 from __future__ import annotations
@@ -74,20 +76,37 @@ def node_seconds(run_results: dict) -> dict[str, tuple[str, float]]:
             for r in run_results.get("results", [])}
 
 
-def like_for_like(night: dict[str, tuple[str, float]], plain: dict[str, tuple[str, float]]) -> dict:
-    """What of the two builds' difference is not the same work. The snapshots are shared by both
-    generations: the night's build wrote their history, the plain build after it found nothing new, so
-    their time is work the plain build did not do, not overhead."""
-    shared = [u for u in night if night[u][0] == "snapshot" and u in plain]
-    snap_night = sum(night[u][1] for u in shared)
-    snap_plain = sum(plain[u][1] for u in shared)
-    others = [u for u in night if night[u][0] != "snapshot" and u in plain]
+def compare_nodes(night: dict[str, tuple[str, float]], plain: dict[str, tuple[str, float]]) -> dict:
+    """The two builds node by node (dbt's execution times, summed over its threads): per resource type,
+    and the nodes the night ran slowest against the plain build; where the difference lies when there is one."""
+    kinds: dict[str, dict[str, float]] = {}
+    for u in night:
+        if u in plain:
+            k = kinds.setdefault(night[u][0], {"night_s": 0.0, "plain_s": 0.0})
+            k["night_s"] += night[u][1]
+            k["plain_s"] += plain[u][1]
     slower = sorted(((night[u][1] - plain[u][1], u) for u in night if u in plain), reverse=True)[:8]
-    return {"snapshots_night_s": round(snap_night, 1), "snapshots_plain_s": round(snap_plain, 1),
-            "other_nodes_night_s": round(sum(night[u][1] for u in others), 1),
-            "other_nodes_plain_s": round(sum(plain[u][1] for u in others), 1),
+    return {"by_type": {k: {n: round(v, 1) for n, v in t.items()} for k, t in sorted(kinds.items())},
             "slowest_differences": [{"node": u, "night_s": round(night[u][1], 1), "plain_s": round(plain[u][1], 1)}
                                     for _, u in slower]}
+
+
+SNAPSHOTS_SCHEMA = "snapshots"
+
+
+def set_aside_snapshots(target) -> str:
+    """Rename the snapshots the night wrote out of the way (the two generations share them): the plain
+    build after it then writes their first history, as the night's build did, not a no-op merge."""
+    import psycopg2
+
+    aside = f"{SNAPSHOTS_SCHEMA}_of_the_night"
+    conn = psycopg2.connect(target.dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(f"alter schema {SNAPSHOTS_SCHEMA} rename to {aside}")
+    finally:
+        conn.close()
+    return aside
 
 
 def plain_dbt_build(color: str) -> dict:
@@ -149,21 +168,16 @@ def main(argv: list[str] | None = None) -> int:
                     if p.name != dbt_nodes.DONE]
         night_nodes = node_seconds({"results": recorded})
         results = wap.dbt_target_dir() / "run_results.json"
+        figures["snapshots_set_aside_as"] = set_aside_snapshots(connections.admin_target())
         plain = plain_dbt_build(other)
         plain_nodes = node_seconds(json.loads(results.read_text())) if results.exists() else {}
         visible = figures["tasks"]["welfare_warehouse.dbt_build"]["seconds"]
         figures["plain_dbt_build"] = plain
         figures["visible_dbt_build_s"] = visible
         figures["visible_overhead"] = round(visible / plain["seconds"] - 1, 3)
-        # the same comparison without the shared snapshots' work, which only the night's build had to do (an
-        # approximation: node times are summed over dbt's threads, and the other nodes differ too, the plain
-        # build finding warm caches and the statistics autovacuum gathered meanwhile)
-        split = like_for_like(night_nodes, plain_nodes)
-        figures["nodes"] = split
-        extra = split["snapshots_night_s"] - split["snapshots_plain_s"]
-        figures["visible_overhead_like_for_like"] = round((visible - extra) / plain["seconds"] - 1, 3)
+        figures["nodes"] = compare_nodes(night_nodes, plain_nodes)
         figures["visible_overhead_limit"] = VISIBLE_OVERHEAD_LIMIT
-        figures["within_limit"] = figures["visible_overhead"] <= VISIBLE_OVERHEAD_LIMIT  # the raw figure: the stricter
+        figures["within_limit"] = figures["visible_overhead"] <= VISIBLE_OVERHEAD_LIMIT
     finally:
         live.down()
         subprocess.run([str(Path(sys.executable).with_name("welfare")), "warehouse", "stop"], capture_output=True)

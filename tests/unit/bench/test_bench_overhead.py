@@ -25,16 +25,20 @@ def test_overlapping_statements_count_once():
     assert union_seconds([]) == 0.0
 
 
-def test_the_shared_snapshots_work_is_told_apart_from_the_rest():
-    from bench.nightly import like_for_like, node_seconds
+def test_the_two_builds_are_compared_node_by_node_and_by_type():
+    from bench.nightly import compare_nodes, node_seconds
 
     night = node_seconds({"results": [{"unique_id": "snapshot.welfare.snp_a", "execution_time": 170.0},
                                       {"unique_id": "model.welfare.m", "execution_time": 20.0},
+                                      {"unique_id": "model.welfare.n", "execution_time": 2.0},
                                       {"unique_id": "test.welfare.t", "execution_time": 1.0}]})
     plain = node_seconds({"results": [{"unique_id": "snapshot.welfare.snp_a", "execution_time": 30.0},
                                       {"unique_id": "model.welfare.m", "execution_time": 15.0},
+                                      {"unique_id": "model.welfare.n", "execution_time": 3.0},
                                       {"unique_id": "test.welfare.t", "execution_time": 1.5}]})
-    split = like_for_like(night, plain)
-    assert (split["snapshots_night_s"], split["snapshots_plain_s"]) == (170.0, 30.0)
-    assert (split["other_nodes_night_s"], split["other_nodes_plain_s"]) == (21.0, 16.5)
+    split = compare_nodes(night, plain)
+    assert split["by_type"] == {"model": {"night_s": 22.0, "plain_s": 18.0},
+                                "snapshot": {"night_s": 170.0, "plain_s": 30.0},
+                                "test": {"night_s": 1.0, "plain_s": 1.5}}
     assert split["slowest_differences"][0] == {"node": "snapshot.welfare.snp_a", "night_s": 170.0, "plain_s": 30.0}
+    assert split["slowest_differences"][1]["node"] == "model.welfare.m"
